@@ -1,0 +1,35 @@
+"""Turn exceptions into one-line messages and exit codes for the CLI."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Callable
+
+from ..errors import XporterError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run_guarded(action: Callable[[], int], debug: bool) -> int:
+    """Run ``action``; print one line per failure (traceback only with ``--debug``)."""
+    try:
+        return int(action() or 0)
+    except KeyboardInterrupt:
+        print("xporter: interrupted; nothing was written to the output", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except XporterError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"xporter: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:  # unexpected: still one line unless asked
+        if debug:
+            traceback.print_exc()
+        print(f"xporter: error: unexpected {type(exc).__name__}: {one_line(str(exc))} "
+              f"(rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,275 @@
+"""Plugin discovery and loading: entry points, pluggy, failure policy, env switches.
+
+Policy
+------
+* Discovery lists entry points of the ``xporter`` group without importing them.
+* A plugin is imported the first time something names its backend (lazy, per backend).
+* A plugin whose declared dependencies are missing is *unavailable*: listed with the
+  reason and the install command, its configs are not registered.
+* A plugin that raises on import or registration is *failed*: reported with its
+  distribution name (traceback on request); other backends are unaffected.
+
+Environment switches (documented in README "Plugins")
+-----------------------------------------------------
+``XPORTER_DISABLE_PLUGIN_AUTOLOAD=1``  discover nothing from entry points.
+``XPORTER_PLUGINS=onnx,tflite``         allow-list of backend ids.
+``XPORTER_DISABLE_PLUGINS=tflite``      block-list of backend ids.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import threading
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Dict, List, Optional
+
+import pluggy
+
+from .errors import PluginUnavailableError, UnknownBackendError, choices_message
+from .hookspecs import PROJECT, BackendInfo, CliCommand, ExporterSpec, XporterHookSpec
+from .registry import DEFAULT_REGISTRY, Registry
+
+ENTRY_POINT_GROUP = "xporter"
+ENV_DISABLE_AUTOLOAD = "XPORTER_DISABLE_PLUGIN_AUTOLOAD"
+ENV_ALLOW = "XPORTER_PLUGINS"
+ENV_BLOCK = "XPORTER_DISABLE_PLUGINS"
+
+# Status values for PluginRecord.status
+DISCOVERED, LOADED, UNAVAILABLE, FAILED, DISABLED = "discovered", "loaded", "unavailable", "failed", "disabled"
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _id_list(value: Optional[str]) -> Optional[set]:
+    if value is None or not value.strip():
+        return None
+    return {item.strip() for item in value.split(",") if item.strip()}
+
+
+@dataclass
+class PluginRecord:
+    """One backend's plugin and what happened when it was (or was not) loaded."""
+
+    name: str
+    target: str
+    distribution: str = ""
+    version: str = ""
+    status: str = DISCOVERED
+    reason: str = ""
+    traceback: str = ""
+    info: Optional[BackendInfo] = None
+    module: Any = field(default=None, repr=False)
+    entry_point: Any = field(default=None, repr=False)
+
+    def as_dict(self) -> Dict[str, str]:
+        return {
+            "backend": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "reason": self.reason,
+            "description": self.info.description if self.info else "",
+        }
+
+
+class PluginManager:
+    """Owns the pluggy manager and the per-backend plugin records."""
+
+    def __init__(self, registry: Registry = DEFAULT_REGISTRY, autoload: Optional[bool] = None) -> None:
+        self.registry = registry
+        self._autoload = autoload
+        self._pm = pluggy.PluginManager(PROJECT)
+        self._pm.add_hookspecs(XporterHookSpec)
+        self._records: Optional[Dict[str, PluginRecord]] = None
+        self._lock = threading.RLock()
+
+    # -- discovery ----------------------------------------------------------------------
+    def _autoload_enabled(self) -> bool:
+        if self._autoload is not None:
+            return self._autoload
+        return not _truthy(os.environ.get(ENV_DISABLE_AUTOLOAD))
+
+    def _entry_points(self) -> list:
+        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+    def records(self) -> Dict[str, PluginRecord]:
+        """All known plugins by backend id (discovered lazily, nothing imported)."""
+        with self._lock:
+            if self._records is None:
+                self._records = {}
+                if self._autoload_enabled():
+                    self._discover()
+            return self._records
+
+    def _discover(self) -> None:
+        allow, block = _id_list(os.environ.get(ENV_ALLOW)), _id_list(os.environ.get(ENV_BLOCK)) or set()
+        for ep in self._entry_points():
+            if ep.name in self._records:
+                continue  # first distribution wins; a duplicate id is shadowed
+            dist = getattr(ep, "dist", None)
+            record = PluginRecord(
+                name=ep.name,
+                target=ep.value,
+                distribution=getattr(dist, "name", "") or "",
+                version=getattr(dist, "version", "") or "",
+                entry_point=ep,
+            )
+            if (allow is not None and ep.name not in allow) or ep.name in block:
+                record.status = DISABLED
+                source = ENV_BLOCK if ep.name in block else ENV_ALLOW
+                record.reason = f"disabled by {source}"
+            self._records[ep.name] = record
+
+    # -- in-process plugins -------------------------------------------------------------
+    def register_plugin(self, plugin: Any, name: str, distribution: str = "") -> PluginRecord:
+        """Register an already-imported plugin object/module for backend ``name`` and load it."""
+        with self._lock:
+            record = PluginRecord(name=name, target=getattr(plugin, "__name__", repr(plugin)), distribution=distribution)
+            record.module = plugin
+            self.records()[name] = record
+            self._activate(record)
+            return record
+
+    # -- loading ------------------------------------------------------------------------
+    def ensure_loaded(self, backend: str) -> Optional[PluginRecord]:
+        """Load the plugin for ``backend`` if there is one; return its record (or None)."""
+        with self._lock:
+            record = self.records().get(backend)
+            if record is None or record.status != DISCOVERED:
+                return record
+            try:
+                record.module = record.entry_point.load()
+            except ModuleNotFoundError as exc:
+                record.status, record.reason = UNAVAILABLE, self._missing_reason(record, exc.name)
+                return record
+            except Exception as exc:  # a broken plugin must not break the others
+                record.status = FAILED
+                record.reason = f"import of {record.target} raised {type(exc).__name__}: {exc}"
+                record.traceback = traceback.format_exc()
+                return record
+            self._activate(record)
+            return record
+
+    def _missing_reason(self, record: PluginRecord, module: Optional[str]) -> str:
+        hint = (record.info.install_hint if record.info and record.info.install_hint else "") or (
+            f"pip install {record.distribution}" if record.distribution else ""
+        )
+        reason = f"missing dependency '{module}'"
+        return f"{reason}; install it with `{hint}`" if hint else reason
+
+    def _activate(self, record: PluginRecord) -> None:
+        """Register with pluggy, check declared requirements, then run its registration hook."""
+        try:
+            self._pm.register(record.module, name=record.name)
+        except ValueError:
+            pass  # already registered under this name
+        caller = self._only(record, "xporter_backend_info")
+        try:
+            record.info = caller()
+        except Exception as exc:
+            self._fail(record, "xporter_backend_info", exc)
+            return
+        missing = [m for m in (record.info.requires if record.info else ()) if not _module_available(m)]
+        if missing:
+            record.status = UNAVAILABLE
+            record.reason = self._missing_reason(record, ", ".join(missing))
+            return
+        try:
+            register = self.registry.register_decorator(record.name)
+            self._only(record, "xporter_register_configs")(register=register, backend=record.name)
+        except ModuleNotFoundError as exc:
+            self.registry.clear_backend(record.name)
+            record.status, record.reason = UNAVAILABLE, self._missing_reason(record, exc.name)
+            return
+        except Exception as exc:
+            self.registry.clear_backend(record.name)
+            self._fail(record, "xporter_register_configs", exc)
+            return
+        record.status, record.reason = LOADED, ""
+
+    def _fail(self, record: PluginRecord, where: str, exc: BaseException) -> None:
+        record.status = FAILED
+        record.reason = f"{where} raised {type(exc).__name__}: {exc}"
+        record.traceback = traceback.format_exc()
+
+    def _only(self, record: PluginRecord, hook_name: str):
+        others = [p for p in self._pm.get_plugins() if p is not record.module]
+        return self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+    def load_all(self) -> Dict[str, PluginRecord]:
+        """Load every discovered plugin (used by listings that span backends)."""
+        for name in list(self.records()):
+            self.ensure_loaded(name)
+        return self.records()
+
+    # -- queries ------------------------------------------------------------------------
+    def require(self, backend: str) -> PluginRecord:
+        """The loaded plugin for ``backend``, or a clear error saying why it is not usable."""
+        record = self.ensure_loaded(backend)
+        if record is None:
+            message, hint = choices_message("backend", backend, self.available_backends())
+            if not self.available_backends():
+                hint = "no backend plugin is installed; install one, e.g. `pip install xporter-onnx`"
+            raise UnknownBackendError(message, hint)
+        if record.status != LOADED:
+            raise PluginUnavailableError(
+                f"backend '{backend}' ({record.distribution or record.target}) is {record.status}: {record.reason}",
+                "run `xporter plugins --debug` for details" if record.status == FAILED else None,
+            )
+        return record
+
+    def available_backends(self) -> List[str]:
+        """Backend ids known from entry points, in-process plugins or registrations."""
+        names = set(self.records())
+        names.update(backend for _, _, backend, _, _ in self.registry.entries())
+        return sorted(names)
+
+    def is_known_backend(self, backend: str) -> bool:
+        return backend in self.records() or any(b == backend for _, _, b, _, _ in self.registry.entries())
+
+    def cli_commands(self, backend: str) -> List[CliCommand]:
+        record = self.require(backend)
+        results = self._only(record, "xporter_cli_commands")()
+        return [command for group in results for command in (group or ())]
+
+    def exporters(self, backend: str, framework: str) -> List[ExporterSpec]:
+        """Exporters for (backend, framework) across all loadable plugins."""
+        found: List[ExporterSpec] = []
+        for record in self.load_all().values():
+            if record.status != LOADED:
+                continue
+            for group in self._only(record, "xporter_exporters")():
+                found.extend(s for s in (group or ()) if s.backend == backend and s.framework == framework)
+        return found
+
+    def reset(self) -> None:
+        """Forget discovery results and unregister plugins (tests)."""
+        with self._lock:
+            for plugin in list(self._pm.get_plugins()):
+                self._pm.unregister(plugin)
+            for name in list(self._records or {}):
+                self.registry.clear_backend(name)
+            self._records = None
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def load_target(target: str):
+    """Import ``"package.module:attr"`` and return the attribute."""
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+PLUGINS = PluginManager()

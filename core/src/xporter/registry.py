@@ -1,0 +1,178 @@
+"""The (library, model_type, backend, task) -> config constructor table.
+
+A :class:`Registry` is a plain object, not class-level globals, so tests can build a
+fresh one and plugins register into whatever registry they are handed. The module-level
+:data:`DEFAULT_REGISTRY` is the one :class:`xporter.TasksManager` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Type
+
+from . import tasks as taxonomy
+from .errors import RegistrationConflictError, UnknownLibraryError, UnknownTaskError, choices_message
+
+
+def normalize_model_type(model_type: str) -> str:
+    """Model types are compared with ``_`` and ``-`` treated alike (``gpt_neox`` == ``gpt-neox``)."""
+    return model_type.replace("_", "-").lower()
+
+
+def canonical_task(task: str) -> str:
+    """Map a synonym (``default``, ``causal-lm-with-past``...) to its canonical task name."""
+    if task in taxonomy.SYNONYMS:
+        return taxonomy.SYNONYMS[task]
+    base, past = taxonomy.strip_past(task)
+    if past and base in taxonomy.SYNONYMS:
+        return taxonomy.SYNONYMS[base] + taxonomy.WITH_PAST_SUFFIX
+    return task
+
+
+@dataclass(frozen=True)
+class ConfigConstructor:
+    """Builds a backend config for one task: ``constructor(model.config, **kwargs)``.
+
+    ``-with-past`` tasks get ``use_past=True`` (and ``use_past_in_inputs=True``) unless the
+    caller overrides them. Extra keyword arguments given at lookup time
+    (``exporter_config_kwargs``) are merged in, call-time ones win.
+    """
+
+    config_class: Type
+    task: str
+    use_past: bool = False
+    defaults: Dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, config: Any, **kwargs: Any) -> Any:
+        options: Dict[str, Any] = {"task": self.task}
+        if self.use_past:
+            options.update(use_past=True, use_past_in_inputs=True)
+        options.update(self.defaults)
+        options.update(kwargs)
+        return self.config_class(config, **options)
+
+    def with_kwargs(self, **kwargs: Any) -> "ConfigConstructor":
+        """A copy whose defaults include ``kwargs``."""
+        return ConfigConstructor(self.config_class, self.task, self.use_past, {**self.defaults, **kwargs})
+
+    # ``functools.partial``-style introspection used by Optimum-era code.
+    @property
+    def func(self) -> Type:
+        return self.config_class
+
+
+def supports_past(config_class: Type) -> bool:
+    """A config class supports ``-with-past`` tasks when it declares ``SUPPORTS_PAST = True``."""
+    return bool(getattr(config_class, "SUPPORTS_PAST", False))
+
+
+TaskTable = Dict[str, ConfigConstructor]
+
+
+class Registry:
+    """Mutable table of registered export configs, one instance per process by default."""
+
+    def __init__(self) -> None:
+        # library -> model_type -> backend -> task -> constructor
+        self._table: Dict[str, Dict[str, Dict[str, TaskTable]]] = {}
+
+    # -- registration -------------------------------------------------------------------
+    def add(
+        self,
+        backend: str,
+        model_type: str,
+        task: str,
+        config_class: Type,
+        library_name: str = "transformers",
+        overwrite_existing: bool = False,
+    ) -> ConfigConstructor:
+        """Register ``config_class`` for one task; raise on conflicts unless overwriting."""
+        if library_name not in taxonomy.KNOWN_LIBRARIES:
+            message, hint = choices_message("library", library_name, taxonomy.KNOWN_LIBRARIES)
+            raise UnknownLibraryError(message, hint)
+        resolved = canonical_task(task)
+        base, past = taxonomy.strip_past(resolved)
+        known = set(taxonomy.all_tasks())
+        if resolved not in known and base not in known:
+            message, hint = choices_message("task", task, known | set(taxonomy.SYNONYMS))
+            raise UnknownTaskError(message, hint)
+        if past and not supports_past(config_class):
+            raise RegistrationConflictError(
+                f"{config_class.__name__} cannot be registered for '{resolved}'",
+                "it does not support a key/value cache (set SUPPORTS_PAST = True on a config "
+                "class that implements use_past)",
+            )
+        per_backend = self._table.setdefault(library_name, {}).setdefault(normalize_model_type(model_type), {})
+        per_task = per_backend.setdefault(backend, {})
+        existing = per_task.get(resolved)
+        if existing is not None and existing.config_class is not config_class and not overwrite_existing:
+            raise RegistrationConflictError(
+                f"'{model_type}' / '{resolved}' is already registered for backend '{backend}' "
+                f"by {existing.config_class.__module__}.{existing.config_class.__qualname__}",
+                "pass overwrite_existing=True to create_register() to replace it",
+            )
+        constructor = ConfigConstructor(config_class, base, use_past=past)
+        per_task[resolved] = constructor
+        return constructor
+
+    def register_decorator(self, backend: str, overwrite_existing: bool = False) -> Callable:
+        """The decorator factory ``create_register`` returns (see seed 001)."""
+
+        def wrapper(model_type: str, *supported_tasks: str, library_name: str = "transformers") -> Callable:
+            if not supported_tasks:
+                raise UnknownTaskError(
+                    f"no task given when registering '{model_type}' for backend '{backend}'",
+                    "pass at least one task, e.g. register('bert', 'text-classification')",
+                )
+
+            def decorator(config_class: Type) -> Type:
+                for task in supported_tasks:
+                    self.add(backend, model_type, task, config_class, library_name, overwrite_existing)
+                return config_class
+
+            return decorator
+
+        return wrapper
+
+    # -- queries ------------------------------------------------------------------------
+    def tasks_for(self, model_type: str, backend: str, library_name: str = "transformers") -> TaskTable:
+        """task -> constructor for one model type on one backend (empty if none)."""
+        return dict(self._table.get(library_name, {}).get(normalize_model_type(model_type), {}).get(backend, {}))
+
+    def model_types(self, backend: Optional[str] = None, library_name: str = "transformers") -> list[str]:
+        """Model types with at least one config (on ``backend`` when given)."""
+        table = self._table.get(library_name, {})
+        return sorted(mt for mt, backends in table.items() if backend is None or backends.get(backend))
+
+    def backends_for(self, model_type: str, library_name: str = "transformers") -> list[str]:
+        return sorted(self._table.get(library_name, {}).get(normalize_model_type(model_type), {}))
+
+    def libraries(self) -> list[str]:
+        return sorted(self._table)
+
+    def entries(self):
+        """Yield (library, model_type, backend, task, constructor) for every registration."""
+        for library, model_types in sorted(self._table.items()):
+            for model_type, backends in sorted(model_types.items()):
+                for backend, per_task in sorted(backends.items()):
+                    for task, constructor in sorted(per_task.items()):
+                        yield library, model_type, backend, task, constructor
+
+    def clear_backend(self, backend: str) -> None:
+        """Forget every registration for ``backend`` (used by tests and plugin reloads)."""
+        for model_types in self._table.values():
+            for backends in model_types.values():
+                backends.pop(backend, None)
+
+
+DEFAULT_REGISTRY = Registry()
+
+
+def create_register(backend: str, overwrite_existing: bool = False) -> Callable:
+    """Create a register function for ``backend`` on the default registry.
+
+    >>> register = create_register("new-backend")
+    >>> @register("bert", "text-classification", "token-classification")
+    ... class BertNewBackendConfig: ...
+    """
+    return DEFAULT_REGISTRY.register_decorator(backend, overwrite_existing)
