@@ -7,7 +7,6 @@ one type and print a single line. Each message names the fix; ``hint`` carries t
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable, Optional
 
 
@@ -79,6 +78,8 @@ class OutputPathError(XporterError, OSError):
 
 def suggest(value: str, choices: Iterable[str]) -> str:
     """Return a "did you mean ...?" suffix for ``value`` against ``choices`` (or "")."""
+    import difflib  # only needed on the error path
+
     matches = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else ""
 

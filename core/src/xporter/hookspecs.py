@@ -13,11 +13,13 @@ core can load a plugin just to answer "which tasks does distilbert support?".
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import pluggy
+
+if TYPE_CHECKING:  # argparse is only needed by the CLI
+    import argparse
 
 PROJECT = "xporter"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -44,8 +46,8 @@ class CliCommand:
 
     name: str
     help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    configure: Callable[["argparse.ArgumentParser"], None]
+    run: Callable[["argparse.Namespace"], int]
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ def _hub_file(repo_id, filename, subfolder, cache_dir, revision, token) -> Optio
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     cache_dir = cache_dir or default_cache_dir()
-    cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision, subfolder=subfolder or None)
+    path_in_repo = f"{subfolder.strip('/')}/{filename}" if subfolder else filename
+    cached = try_to_load_from_cache(repo_id, path_in_repo, cache_dir=cache_dir, revision=revision)
     if isinstance(cached, str):
         return cached
     if _is_offline():

@@ -60,7 +60,7 @@ def load_transformers_model(task, model_name_or_path, subfolder, revision, cache
     kwargs.update(model_kwargs)
     try:
         model = model_class.from_pretrained(model_name_or_path, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # corrupt weights raise library-specific errors (e.g. SafetensorError)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelConfigError(f"cannot load {model_name_or_path} as {model_class.__name__}: {first_line}",
                                "check the path, the task (--task) and that the checkpoint is complete") from exc

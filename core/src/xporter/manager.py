@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from . import frameworks, hub, inference, loading, model_classes
 from . import tasks as taxonomy
 from .errors import UnknownModelTypeError, UnknownTaskError, choices_message
 from .plugins import PLUGINS
@@ -18,7 +17,9 @@ from .registry import DEFAULT_REGISTRY, ConfigConstructor, canonical_task, norma
 
 
 def _default_cache_dir() -> str:
-    return hub.default_cache_dir()
+    from .hub import default_cache_dir
+
+    return default_cache_dir()
 
 
 class TasksManager:
@@ -109,7 +110,9 @@ class TasksManager:
         if model is None and model_type is None:
             raise UnknownModelTypeError("either model or model_type must be given", "pass model_type='bert', for example")
         if model is not None:
-            library_name = library_name or inference.library_from_object(model) or "transformers"
+            from .inference import library_from_object
+
+            library_name = library_name or library_from_object(model) or "transformers"
             config = getattr(model, "config", None)
             model_type = model_type or getattr(config, "export_model_type", None) or getattr(config, "model_type", None)
             model_name = model_name or getattr(model, "name", None) or getattr(config, "_name_or_path", None)
@@ -134,6 +137,8 @@ class TasksManager:
         library: str = "transformers",
     ):
         """The class (or factory) that loads a model for ``task``; imports the library lazily."""
+        from . import model_classes
+
         return model_classes.get_model_class_for_task(task, framework, model_type, model_class_name, library)
 
     @staticmethod
@@ -145,6 +150,8 @@ class TasksManager:
         token: Optional[Union[bool, str]] = None,
     ) -> str:
         """``"pt"`` or ``"tf"``: checkpoint files first, then the environment (PyTorch first)."""
+        from . import frameworks
+
         return frameworks.determine_framework(model_name_or_path, subfolder, revision, cache_dir or _default_cache_dir(), token)
 
     @staticmethod
@@ -156,6 +163,8 @@ class TasksManager:
         token: Optional[Union[bool, str]] = None,
     ) -> List[str]:
         """Files of the model: local directory, then the HF cache, then the Hub listing."""
+        from . import hub
+
         return hub.get_model_files(model_name_or_path, subfolder, cache_dir or _default_cache_dir(), revision, token)
 
     @staticmethod
@@ -167,6 +176,8 @@ class TasksManager:
         token: Optional[Union[bool, str]] = None,
     ) -> str:
         """``transformers``, ``sentence_transformers``, ``timm`` or ``diffusers``."""
+        from . import inference
+
         return inference.infer_library(model, subfolder, revision, cache_dir or _default_cache_dir(), token)
 
     @staticmethod
@@ -179,6 +190,8 @@ class TasksManager:
         library_name: Optional[str] = None,
     ) -> str:
         """The task of a local directory, cached/Hub repo id, model instance or class."""
+        from . import inference
+
         return inference.infer_task(model, subfolder, revision, cache_dir or _default_cache_dir(), token, library_name)
 
     @staticmethod
@@ -196,12 +209,16 @@ class TasksManager:
         **model_kwargs: Any,
     ):
         """Load the model for ``task`` (safetensors first, ``trust_remote_code=False``)."""
+        from . import loading
+
         return loading.get_model_from_task(task, model_name_or_path, subfolder, revision, cache_dir or _default_cache_dir(),
                                            token, framework, torch_dtype, device, library_name, **model_kwargs)
 
     @staticmethod
     def standardize_model_attributes(model: Any, library_name: Optional[str] = None) -> Any:
         """Give sentence-transformers / timm / diffusers models a transformers-style config."""
+        from . import loading
+
         return loading.standardize_model_attributes(model, library_name)
 
 

@@ -24,7 +24,6 @@ import os
 import threading
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, Dict, List, Optional
 
 import pluggy
@@ -96,6 +95,8 @@ class PluginManager:
         return not _truthy(os.environ.get(ENV_DISABLE_AUTOLOAD))
 
     def _entry_points(self) -> list:
+        from importlib import metadata  # scanning installed distributions is the slow part
+
         return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
 
     def records(self) -> Dict[str, PluginRecord]:
@@ -218,8 +219,9 @@ class PluginManager:
                 hint = "no backend plugin is installed; install one, e.g. `pip install xporter-onnx`"
             raise UnknownBackendError(message, hint)
         if record.status != LOADED:
+            state = {FAILED: "failed to load", DISABLED: "disabled"}.get(record.status, record.status)
             raise PluginUnavailableError(
-                f"backend '{backend}' ({record.distribution or record.target}) is {record.status}: {record.reason}",
+                f"backend '{backend}' ({record.distribution or record.target}) is {state}: {record.reason}",
                 "run `xporter plugins --debug` for details" if record.status == FAILED else None,
             )
         return record

@@ -15,6 +15,9 @@ def run_guarded(action: Callable[[], int], debug: bool) -> int:
     """Run ``action``; print one line per failure (traceback only with ``--debug``)."""
     try:
         return int(action() or 0)
+    except BrokenPipeError:  # e.g. `xporter tasks | head`
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("xporter: interrupted; nothing was written to the output", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,0 +1,51 @@
+"""A working backend ``dummy``: registers configs and an export command that writes a file."""
+
+import json
+from pathlib import Path
+
+from xporter import BackendInfo, CliCommand, hookimpl
+from xporter.output import atomic_output_dir
+
+
+class DummyConfig:
+    """Stands in for a backend config class; remembers how it was built."""
+
+    SUPPORTS_PAST = True
+
+    def __init__(self, config, task="feature-extraction", use_past=False, use_past_in_inputs=False, **kwargs):
+        self.config, self.task, self.use_past, self.kwargs = config, task, use_past, kwargs
+
+
+ARCHITECTURES = (
+    ("distilbert", ("feature-extraction", "fill-mask", "text-classification", "question-answering")),
+    ("gpt2", ("feature-extraction", "text-generation", "text-generation-with-past")),
+)
+
+
+@hookimpl
+def xporter_backend_info():
+    return BackendInfo(description="test backend that writes JSON", requires=("json",))
+
+
+@hookimpl
+def xporter_register_configs(register, backend):
+    for model_type, tasks in ARCHITECTURES:
+        register(model_type, *tasks)(DummyConfig)
+
+
+def _configure(parser):
+    parser.add_argument("-m", "--model", required=True)
+    parser.add_argument("output")
+    parser.add_argument("--overwrite", action="store_true")
+
+
+def _run(args):
+    with atomic_output_dir(args.output, args.overwrite) as staging:
+        Path(staging, "model.json").write_text(json.dumps({"model": args.model}))
+    print(f"exported {args.model} to {args.output}")
+    return 0
+
+
+@hookimpl
+def xporter_cli_commands():
+    return [CliCommand("dummy", "write a JSON file", _configure, _run)]
