@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Set up every environment the tests need, then run each suite in its own venv.
+#   scripts/test.sh                  all suites (what CI runs)
+#   scripts/test.sh core onnx        only these suites
+# Suites: core, core-tx457, onnx, onnx-tx457, tflite, ort
+# Exits non-zero when any suite fails or collects no test; ends with one total line.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENVS="${XPORTER_VENVS:-$ROOT/.venvs}"
+REPORTS="$ROOT/.test-reports"
+cd "$ROOT"
+
+declare -A ENV_OF=( [core]=main [core-tx457]=tx457 [onnx]=main [onnx-tx457]=tx457 [tflite]=tf [ort]=ort )
+declare -A ARGS_OF=(
+  [core]="core/tests"
+  [core-tx457]="core/tests"
+  [onnx]="plugins/onnx/tests -n 2"
+  [onnx-tx457]="plugins/onnx/tests -n 2"
+  [tflite]="plugins/tflite/tests -n 2"
+  [ort]="plugins/ort_training/tests"
+)
+ORDER=(core core-tx457 onnx onnx-tx457 tflite ort)
+SUITES=("$@"); (( ${#SUITES[@]} )) || SUITES=("${ORDER[@]}")
+
+needed=()
+for suite in "${SUITES[@]}"; do
+  [[ -n "${ENV_OF[$suite]:-}" ]] || { echo "unknown suite '$suite' (known: ${ORDER[*]})" >&2; exit 2; }
+  [[ " ${needed[*]:-} " == *" ${ENV_OF[$suite]} "* ]] || needed+=("${ENV_OF[$suite]}")
+done
+"$ROOT/scripts/envs.sh" "${needed[@]}" || { echo "environment setup failed" >&2; exit 1; }
+
+rm -rf "$REPORTS"; mkdir -p "$REPORTS"
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONDONTWRITEBYTECODE=1
+failed=()
+for suite in "${SUITES[@]}"; do
+  py="$VENVS/${ENV_OF[$suite]}/bin/python"
+  echo "=== suite $suite (${ENV_OF[$suite]} env) ==="
+  start=$SECONDS
+  # shellcheck disable=SC2086
+  "$py" -m pytest ${ARGS_OF[$suite]} -m "not slow" -q -p no:cacheprovider --junitxml="$REPORTS/$suite.xml"
+  rc=$?
+  echo "=== suite $suite: exit $rc in $((SECONDS - start)) s ==="
+  (( rc == 0 )) || failed+=("$suite")
+done
+
+python3 "$ROOT/scripts/summarize_junit.py" "$REPORTS"/*.xml
+if (( ${#failed[@]} )); then
+  echo "failed suites: ${failed[*]}" >&2
+  exit 1
+fi
