@@ -176,8 +176,8 @@ class OnnxConfig:
     def validation_shapes(self, dynamic: bool = True, trace_shapes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """Shapes for validation: different from the trace when axes are dynamic, same otherwise."""
         if dynamic:
-            return {**(trace_shapes or {}), **self.VALIDATION_SHAPES, "seed": 1234}
-        return {**normalize_shapes(trace_shapes or {}), "seed": 1234}
+            return {**(trace_shapes or {}), **self.VALIDATION_SHAPES, "seed": 1234, "padding": True}
+        return {**normalize_shapes(trace_shapes or {}), "seed": 1234, "padding": True}
 
     # -- model plumbing -------------------------------------------------------------------
     def export_parts(self, model: Any) -> List[ExportPart]:
@@ -245,6 +245,9 @@ def export_wrapper_class():
                 self.model = model
                 self.onnx_config = onnx_config
                 self.input_names = list(onnx_config.inputs)
+                # torch.onnx.export restores the wrapper's train/eval mode recursively after
+                # tracing; a wrapper left in train mode would switch dropout on in the model.
+                self.eval()
 
             def forward(self, *args):
                 kwargs = self.onnx_config.prepare_model_inputs(dict(zip(self.input_names, args)))

@@ -112,6 +112,10 @@ class DummyTextInputGenerator(DummyInputGenerator):
             array = self.random_int(max(vocab - 1, 4), shape, int_dtype, low=min(3, vocab - 1))
         elif input_name == "attention_mask":
             array = self.ones(shape, int_dtype)
+            if self.shapes.get("padding") and shape[-1] > 2:
+                # Right padding on every row but the first: validation then proves the
+                # graph kept the mask (a trace on an all-ones mask may drop it).
+                array[1:, ..., -(shape[-1] // 3):] = 0
         elif input_name == "token_type_ids":
             types = int(self.normalized_config.get("type_vocab_size", 2) or 1)
             array = self.random_int(types, shape, int_dtype)

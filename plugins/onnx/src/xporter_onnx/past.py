@@ -1,23 +1,19 @@
 """Key/value-cache plumbing between flat ONNX tensors and transformers ``Cache`` objects.
 
 An ONNX graph sees the cache as a flat list of tensors (``past_key_values.0.key``,
-``past_key_values.0.value``, ...). transformers >= 4.5x models want a ``Cache`` object
-(``DynamicCache`` for decoders, ``EncoderDecoderCache`` for seq2seq decoders) and return one,
-and transformers 5 renamed the forward argument ``past_key_values`` to ``cache``. The
-wrapper modules here translate in both directions so that ``torch.onnx.export`` traces a
-model whose inputs and outputs are plain tensors, on transformers 4.57 and 5.x alike:
+``past_key_values.0.value``, ...). transformers >= 4.56 models want a ``Cache`` object
+(``DynamicCache`` for decoders, ``EncoderDecoderCache`` for seq2seq decoders) and return
+one, ``DynamicCache.from_legacy_cache`` is gone in 5.x, and transformers 5 renamed the
+forward argument ``past_key_values`` to ``cache`` (output attribute ``.cache``). The
+helpers here translate in both directions on 4.57 and 5.x alike; the decoder and seq2seq
+configs call them from ``prepare_model_inputs`` / ``call_model`` / ``flatten_outputs``, so
+the base export wrapper traces a model whose inputs and outputs are plain tensors.
 
-* :class:`DecoderWithPast` -- causal LMs: ``(input_ids, attention_mask[, position_ids],
-  *past) -> (logits | last_hidden_state, *present)``; one graph serves prefill (past length 0)
-  and decode steps.
-* :class:`Seq2SeqEncoder` -- ``(main_input[, attention_mask]) -> last_hidden_state``.
-* :class:`Seq2SeqDecoder` -- ``(input_ids[, encoder_attention_mask], encoder_hidden_states,
-  *past) -> (logits, *present)``: without past inputs it returns decoder and cross-attention
-  presents (``decoder_model.onnx``), with them only the decoder ones
-  (``decoder_with_past_model.onnx``), as Optimum does.
+Cache layout: every family in the tables (bloom and falcon included) stores
+``(batch, kv_heads, sequence, head_dim)`` per layer on transformers >= 4.5x; bloom's old
+fused ``(batch*heads, head_dim, seq)`` layout of transformers < 4.44 is not supported.
 
-torch is imported only when one of the wrapper classes is first accessed (module-level
-``__getattr__``), so importing this module stays cheap.
+torch/transformers are imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -26,18 +22,16 @@ import inspect
 from typing import Any, Dict, List, Sequence, Tuple
 
 __all__ = [
-    "DecoderWithPast",
-    "Seq2SeqDecoder",
-    "Seq2SeqEncoder",
+    "accepts",
     "build_decoder_cache",
     "build_encoder_decoder_cache",
     "cache_argument_name",
     "flatten_decoder_cache",
     "flatten_encoder_decoder_cache",
     "output_cache",
+    "past_names",
+    "pop_past",
 ]
-
-_LAZY_CLASSES = ("DecoderWithPast", "Seq2SeqEncoder", "Seq2SeqDecoder")
 
 
 def cache_argument_name(module: Any) -> str:
@@ -133,106 +127,22 @@ def flatten_encoder_decoder_cache(cache: Any, with_cross_attention: bool = True)
     return flat
 
 
-def _define_classes() -> Dict[str, type]:
-    """Define the torch wrapper modules (called once, on first access)."""
-    import torch
-
-    class DecoderWithPast(torch.nn.Module):
-        """A causal LM (or its base model) with the cache as flat tensor inputs and outputs.
-
-        ``input_names`` fixes the order of the leading positional inputs (a subset of
-        ``input_ids``, ``attention_mask``, ``position_ids``, ``token_type_ids``); the
-        remaining positional arguments are the past key/values, ``2 * num_layers`` of them
-        (none for a graph exported without past inputs). ``output_name`` is the model output
-        returned first (``logits`` or ``last_hidden_state``). Other heads (classification,
-        QA) that do not return a cache are handled by the plain exporter, not by this class.
-        """
-
-        def __init__(self, model: Any, input_names: Sequence[str], output_names: Sequence[str] = ("logits",),
-                     use_past_in_inputs: bool = True, use_past: bool = True):
-            super().__init__()
-            self.model = model
-            self.input_names = tuple(input_names)
-            self.output_names = tuple(output_names)
-            self.use_past_in_inputs = use_past_in_inputs
-            self.use_past = use_past
-            self.cache_name = cache_argument_name(model)
-            # A fresh Module is in training mode; torch.onnx.export restores the wrapper's
-            # mode after tracing, which would otherwise switch the model's dropout on.
-            self.train(model.training)
-
-        def forward(self, *args: Any):
-            named = dict(zip(self.input_names, args))
-            past = list(args[len(self.input_names):])
-            if self.use_past:
-                named[self.cache_name] = build_decoder_cache(past) if past else build_decoder_cache([])
-            outputs = self.model(**named, use_cache=self.use_past, return_dict=True)
-            result = [outputs[name] for name in self.output_names]
-            if self.use_past:
-                result.extend(flatten_decoder_cache(output_cache(outputs)))
-            return tuple(result)
-
-    class Seq2SeqEncoder(torch.nn.Module):
-        """The encoder of an encoder-decoder model, returning ``last_hidden_state`` only."""
-
-        def __init__(self, encoder: Any, input_names: Sequence[str]):
-            super().__init__()
-            self.encoder = encoder
-            self.input_names = tuple(input_names)
-            self.train(encoder.training)
-
-        def forward(self, *args: Any):
-            outputs = self.encoder(**dict(zip(self.input_names, args)), return_dict=True)
-            return outputs.last_hidden_state
-
-    class Seq2SeqDecoder(torch.nn.Module):
-        """The decoder side of an encoder-decoder model, cache as flat tensors.
-
-        ``input_names`` are graph-side names among ``input_ids``, ``encoder_attention_mask``,
-        ``encoder_hidden_states``, ``decoder_attention_mask``; they are mapped onto the
-        model's ``decoder_input_ids``/``attention_mask``/``encoder_outputs`` arguments. With
-        ``use_past_in_inputs`` the trailing arguments are ``4 * num_layers`` past tensors and
-        only the self-attention presents are returned (the cross-attention ones do not change).
-        """
-
-        _TO_MODEL = {"input_ids": "decoder_input_ids", "encoder_attention_mask": "attention_mask",
-                     "decoder_attention_mask": "decoder_attention_mask"}
-
-        def __init__(self, model: Any, input_names: Sequence[str], output_names: Sequence[str] = ("logits",),
-                     use_past: bool = True, use_past_in_inputs: bool = False):
-            super().__init__()
-            self.model = model
-            self.input_names = tuple(input_names)
-            self.output_names = tuple(output_names)
-            self.use_past = use_past
-            self.use_past_in_inputs = use_past_in_inputs
-            self.cache_name = cache_argument_name(model)
-            self.train(model.training)
-
-        def forward(self, *args: Any):
-            named = dict(zip(self.input_names, args))
-            past = list(args[len(self.input_names):])
-            kwargs: Dict[str, Any] = {self._TO_MODEL.get(k, k): v for k, v in named.items()
-                                      if k != "encoder_hidden_states"}
-            kwargs["encoder_outputs"] = (named["encoder_hidden_states"],)
-            if self.use_past:
-                kwargs[self.cache_name] = build_encoder_decoder_cache(past)
-            outputs = self.model(**kwargs, use_cache=self.use_past, return_dict=True)
-            result = [outputs[name] for name in self.output_names]
-            if self.use_past:
-                result.extend(flatten_encoder_decoder_cache(output_cache(outputs),
-                                                            with_cross_attention=not self.use_past_in_inputs))
-            return tuple(result)
-
-    return {"DecoderWithPast": DecoderWithPast, "Seq2SeqEncoder": Seq2SeqEncoder, "Seq2SeqDecoder": Seq2SeqDecoder}
+def past_names(num_layers: int, prefix: str = "past_key_values", seq2seq: bool = False,
+               with_cross_attention: bool = True) -> List[str]:
+    """Flat ONNX names in cache order: ``{prefix}.{i}.key``/``.value`` (decoders) or
+    ``{prefix}.{i}.decoder.key``, ``.decoder.value``, ``.encoder.key``, ``.encoder.value`` (seq2seq)."""
+    names: List[str] = []
+    for i in range(num_layers):
+        if not seq2seq:
+            names += [f"{prefix}.{i}.key", f"{prefix}.{i}.value"]
+            continue
+        names += [f"{prefix}.{i}.decoder.key", f"{prefix}.{i}.decoder.value"]
+        if with_cross_attention:
+            names += [f"{prefix}.{i}.encoder.key", f"{prefix}.{i}.encoder.value"]
+    return names
 
 
-_classes: Dict[str, type] = {}
-
-
-def __getattr__(name: str) -> Any:  # PEP 562: build the torch classes on first use
-    if name in _LAZY_CLASSES:
-        if not _classes:
-            _classes.update(_define_classes())
-        return _classes[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def pop_past(inputs: Dict[str, Any], prefix: str = "past_key_values") -> List[Any]:
+    """Remove the ``{prefix}.*`` entries of ``inputs`` (ONNX order preserved) and return them."""
+    names = [name for name in inputs if name.startswith(prefix + ".")]
+    return [inputs.pop(name) for name in names]

@@ -1,0 +1,160 @@
+"""Decoder-only text architectures (causal LMs) with a key/value cache, as data plus one class.
+
+One graph serves prefill and decode: ``text-generation-with-past`` takes
+``past_key_values.{i}.key/value`` (past length 0 for the first step) and returns
+``present.{i}.key/value``; the names, input order and dynamic axes are Optimum's, so ONNX
+Runtime generation loops, transformers.js and ORTModelForCausalLM read the folders.
+
+:class:`DecoderOnnxConfig` holds the logic (cache objects in, flat tensors out, both
+transformers 4.57 and 5.x); the table rows only say how each family spells its sizes,
+whether it takes ``position_ids`` and how many key/value heads its cache has.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ..base import IOSpec, OnnxConfig, lookup_output
+from ..dummy import DummyPastKeyValuesGenerator, DummyTextInputGenerator, to_framework
+from ..modalities import TextDecoderOnnxConfig
+from ..normalized import NormalizedTextConfig
+from .. import past as kv
+from . import Arch
+
+GENERATION_TASKS = ("feature-extraction", "feature-extraction-with-past", "text-generation", "text-generation-with-past")
+# Tasks whose graph takes position_ids (Optimum adds them for generation and features only).
+POSITION_IDS_TASKS = ("text-generation", "feature-extraction")
+
+
+class DecoderOnnxConfig(TextDecoderOnnxConfig):
+    """Causal LMs and their base models, with or without a key/value cache.
+
+    Class attributes a row may set:
+
+    * ``USE_POSITION_IDS``: the graph takes ``position_ids`` for generation/feature tasks
+      (False for ALiBi models: bloom, opt as in Optimum).
+    * ``NORMALIZED_CONFIG_CLASS``: how the family spells layers/heads/hidden size.
+    """
+
+    # Past tensors are (batch, num_key_value_heads, past_sequence_length, head_dim): the
+    # normalized config resolves GQA / multi-query head counts per family.
+    DUMMY_INPUT_GENERATOR_CLASSES = (DummyTextInputGenerator, DummyPastKeyValuesGenerator)
+    USE_POSITION_IDS = True
+    DEFAULT_ONNX_OPSET = 14
+    ATOL_FOR_VALIDATION = 2e-4
+    # A past length different from the trace's (16) checks that the past axis is dynamic.
+    VALIDATION_SHAPES = {**OnnxConfig.VALIDATION_SHAPES, "past_sequence_length": 7}
+
+    def uses_position_ids(self) -> bool:
+        return self.USE_POSITION_IDS and self.task in POSITION_IDS_TASKS
+
+    @property
+    def inputs(self) -> IOSpec:
+        spec: IOSpec = {"input_ids": {0: "batch_size", 1: "sequence_length"}}
+        mask_len = "past_sequence_length + sequence_length" if self.use_past_in_inputs else "sequence_length"
+        spec["attention_mask"] = {0: "batch_size", 1: mask_len}
+        if self.uses_position_ids():
+            spec["position_ids"] = {0: "batch_size", 1: "sequence_length"}
+        if self.use_past_in_inputs:
+            self.add_past_key_values(spec, direction="inputs")
+        return spec
+
+    def generate_dummy_inputs(self, framework: str = "pt", **kwargs: Any) -> Dict[str, Any]:
+        """Mask over past + new tokens; position ids continue after the past."""
+        dummy = super().generate_dummy_inputs(framework, **kwargs)
+        if "position_ids" in dummy:
+            import numpy as np
+
+            batch, seq = tuple(dummy["input_ids"].shape)
+            past = kwargs.get("past_sequence_length", kwargs.get("sequence_length", 16)) if self.use_past_in_inputs else 0
+            positions = np.broadcast_to(np.arange(past, past + seq, dtype=np.int64), (batch, seq)).copy()
+            dummy["position_ids"] = to_framework(positions.astype(np.dtype(self.int_dtype)), framework)
+        return dummy
+
+    # -- model plumbing (called by the base export wrapper) ------------------------------
+    def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        inputs = dict(inputs)
+        past = kv.pop_past(inputs)
+        if self.use_past_in_inputs:
+            inputs["past_key_values"] = kv.build_decoder_cache(past)
+        return inputs
+
+    def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
+        kwargs = dict(kwargs)
+        if "past_key_values" in kwargs:
+            kwargs[kv.cache_argument_name(model)] = kwargs.pop("past_key_values")
+        if self.use_past or kv.accepts(model, "use_cache"):
+            kwargs["use_cache"] = self.use_past
+        return model(**kwargs, **self.MODEL_KWARGS, return_dict=True)
+
+    def flatten_outputs(self, model_output: Any) -> List[Any]:
+        names = [n for n in self.outputs if not n.startswith("present.")]
+        flat = [lookup_output(model_output, name) for name in names]
+        if self.use_past:
+            flat.extend(kv.flatten_decoder_cache(kv.output_cache(model_output)))
+        return flat
+
+
+class _FalconNormalized(NormalizedTextConfig):
+    """Falcon's cache has 1 head (multi-query), all heads (new architecture) or num_kv_heads."""
+
+    @property
+    def num_key_value_heads(self) -> int:
+        cfg = self.config
+        if getattr(cfg, "new_decoder_architecture", False):
+            return cfg.num_attention_heads
+        if getattr(cfg, "multi_query", True):
+            return 1
+        return getattr(cfg, "num_kv_heads", None) or cfg.num_attention_heads
+
+
+class FalconOnnxConfig(DecoderOnnxConfig):
+    """ALiBi falcons take no position_ids."""
+
+    NORMALIZED_CONFIG_CLASS = _FalconNormalized
+
+    def uses_position_ids(self) -> bool:
+        return not getattr(self.config, "alibi", False) and super().uses_position_ids()
+
+
+def _tasks(*extra: str) -> tuple:
+    return GENERATION_TASKS + extra
+
+
+TINY = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+GPT2_NAMES = NormalizedTextConfig.with_args(num_layers="n_layer", hidden_size="n_embd", num_attention_heads="n_head")
+BLOOM_NAMES = NormalizedTextConfig.with_args(num_layers="n_layer", num_attention_heads="n_head")
+NO_POSITION_IDS = dict(USE_POSITION_IDS=False)
+
+ARCHITECTURES = [
+    Arch("gpt2", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,
+         dict(NORMALIZED_CONFIG_CLASS=GPT2_NAMES),
+         tiny=dict(vocab_size=128, n_embd=32, n_layer=2, n_head=4, n_positions=128, pad_token_id=0,
+                   bos_token_id=1, eos_token_id=2)),
+    Arch("llama", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4),
+         tiny=dict(TINY, num_key_value_heads=2)),
+    Arch("mistral", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4),
+         tiny=dict(TINY, num_key_value_heads=2, sliding_window=None)),
+    Arch("qwen2", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,
+         dict(ATOL_FOR_VALIDATION=2e-4), tiny=dict(TINY, num_key_value_heads=2)),
+    Arch("qwen3", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4),
+         tiny=dict(TINY, num_key_value_heads=2, head_dim=8)),
+    Arch("phi", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4), tiny=TINY),
+    Arch("phi3", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4),
+         tiny=dict(TINY, num_key_value_heads=2)),
+    Arch("gemma", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4),
+         tiny=dict(TINY, num_key_value_heads=1, head_dim=8)),
+    Arch("opt", _tasks("text-classification", "question-answering"), DecoderOnnxConfig, NO_POSITION_IDS,
+         tiny=dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+                   max_position_embeddings=128, word_embed_proj_dim=32, pad_token_id=1, bos_token_id=2,
+                   eos_token_id=2)),
+    Arch("gpt_neox", _tasks("text-classification"), DecoderOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4), tiny=TINY),
+    Arch("falcon", _tasks("question-answering", "token-classification"), FalconOnnxConfig,
+         tiny=dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, pad_token_id=0,
+                   bos_token_id=1, eos_token_id=2)),
+    Arch("bloom", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,
+         dict(NO_POSITION_IDS, NORMALIZED_CONFIG_CLASS=BLOOM_NAMES),
+         tiny=dict(vocab_size=128, hidden_size=32, n_layer=2, n_head=4, pad_token_id=0, bos_token_id=1,
+                   eos_token_id=2)),
+]

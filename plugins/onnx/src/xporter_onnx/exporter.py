@@ -1,0 +1,233 @@
+"""PyTorch -> ONNX export: resolve, load, export every part, validate, write the folder.
+
+Generic on purpose: everything architecture-specific comes from the ONNX config
+(``export_parts``, ``patch_model_for_export``, shapes, tolerances), so adding an
+architecture never touches this module.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from xporter.errors import FrameworkError, PluginUnavailableError, UnknownTaskError
+from xporter.output import atomic_output_dir, check_output_dir
+from xporter.progress import Progress
+
+from . import files
+from .optimize import ATOL_BY_LEVEL, optimize_onnx
+from .torch_export import export_to_onnx, external_data_file
+from .validate import PartValidation, raise_if_failed, validate_part
+
+BACKEND = "onnx"
+SHAPE_KEYS = ("batch_size", "sequence_length", "num_choices", "width", "height", "num_channels", "feature_size",
+              "nb_max_frames", "audio_sequence_length")
+
+
+@dataclass
+class ExportReport:
+    """What was exported and how well it matches; also written as ``export_report.json``."""
+
+    model: str
+    output: str
+    model_type: str
+    task: str
+    library: str
+    opset: int
+    exporter: str
+    dtype: str
+    dynamic_axes: bool
+    files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    parts: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    validation: List[PartValidation] = field(default_factory=list)
+    optimization: Optional[Dict[str, Any]] = None
+    timings: Dict[str, float] = field(default_factory=dict)
+    versions: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.validation)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((c.max_abs_diff for v in self.validation for c in v.outputs), default=0.0)
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = {k: getattr(self, k) for k in ("model", "output", "model_type", "task", "library", "opset", "exporter",
+                                              "dtype", "dynamic_axes", "parts", "files", "optimization", "timings",
+                                              "versions")}
+        data["validated"] = bool(self.validation)
+        data["ok"] = self.ok
+        data["validation"] = [v.to_dict() for v in self.validation]
+        return data
+
+
+def _config_json(model_name_or_path, cache_dir) -> Dict[str, Any]:
+    from xporter import hub
+
+    return hub.read_json_file(model_name_or_path, "config.json", cache_dir=cache_dir or hub.default_cache_dir()) or {}
+
+
+def resolve_task(model_name_or_path, task: str, model_type: str, library: str, cache_dir=None) -> str:
+    """``auto`` -> inferred task, upgraded to ``<task>-with-past`` when ONNX supports it."""
+    from xporter import TasksManager
+
+    if task and task != "auto":
+        return TasksManager.map_from_synonym(task)
+    inferred = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
+    supported = TasksManager.get_supported_tasks_for_model_type(model_type, BACKEND, library_name=library)
+    if f"{inferred}-with-past" in supported:
+        return f"{inferred}-with-past"
+    return inferred
+
+
+def _model_type(model_name_or_path, library: str, cache_dir) -> str:
+    if library == "sentence_transformers":
+        config = _config_json(model_name_or_path, cache_dir)
+        return "clip" if config.get("model_type") == "clip" else "transformer"
+    if library == "timm":
+        return "default-timm-config"
+    config = _config_json(model_name_or_path, cache_dir)
+    if not config.get("model_type"):
+        from xporter.errors import ModelConfigError
+
+        raise ModelConfigError(f"{model_name_or_path}: config.json has no model_type", "is this a transformers model?")
+    return config["model_type"]
+
+
+def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[int] = None, atol: Optional[float] = None,
+           dtype: str = "fp32", device: str = "cpu", framework: Optional[str] = None, library_name: Optional[str] = None,
+           trust_remote_code: bool = False, cache_dir: Optional[str] = None, dynamo: bool = False,
+           dynamic_axes: bool = True, validate: bool = True, overwrite: bool = False, optimize: Optional[str] = None,
+           external_data: Optional[bool] = None, custom_onnx_config: Any = None, progress: Optional[Progress] = None,
+           model_kwargs: Optional[Dict[str, Any]] = None, **shapes: Any) -> ExportReport:
+    """Export ``model_name_or_path`` (local folder or cached repo id) to ONNX in ``output``.
+
+    ``shapes`` are dummy-input shapes for tracing (batch_size, sequence_length, ...).
+    ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
+    registered one, e.g. for an architecture the tables lack. Raises ``ValidationError``
+    when an output differs by more than the tolerance (nothing is written then).
+    """
+    from xporter import TasksManager
+
+    progress = progress or Progress(enabled=False)
+    started = time.perf_counter()
+    check_output_dir(output, overwrite)  # fail before any expensive work
+    if framework is None:
+        framework = TasksManager.determine_framework(str(model_name_or_path), cache_dir=cache_dir)
+    if framework != "pt":
+        raise FrameworkError(f"xporter_onnx.export exports PyTorch models, this one is '{framework}'",
+                             "use `xporter export onnx --framework tf` (needs: pip install xporter-tflite)")
+    library = library_name or TasksManager.infer_library_from_model(str(model_name_or_path), cache_dir=cache_dir)
+    model_type = _model_type(model_name_or_path, library, cache_dir)
+    if custom_onnx_config is None:
+        task = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
+        constructor = TasksManager.get_exporter_config_constructor(BACKEND, model_type=model_type, task=task,
+                                                                   model_name=str(model_name_or_path), library_name=library)
+    else:
+        if task == "auto":
+            task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
+        constructor = custom_onnx_config
+    base_task = task.replace("-with-past", "")
+    with progress.step("load"):
+        model = TasksManager.get_model_from_task(
+            base_task, str(model_name_or_path), cache_dir=cache_dir, framework="pt", torch_dtype=dtype, device=device,
+            library_name=library, trust_remote_code=trust_remote_code, **(model_kwargs or {}))
+        model = TasksManager.standardize_model_attributes(model, library)
+        if hasattr(model, "eval"):
+            model.eval()
+        if custom_onnx_config is not None:
+            onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
+        else:
+            onnx_config = constructor(model.config, float_dtype=dtype)
+    opset = opset or onnx_config.DEFAULT_ONNX_OPSET
+    if dynamo:
+        opset = max(opset, onnx_config.MIN_DYNAMO_OPSET)
+    trace_shapes = {k: v for k, v in shapes.items() if v is not None}
+    report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
+                          "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
+    source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
+    with atomic_output_dir(output, overwrite) as staging:
+        parts = onnx_config.export_parts(model)
+        paths = []
+        for part in parts:
+            path = staging / f"{part.name}.onnx"
+            wrapper = part.config.patch_model_for_export(part.model)
+            dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
+            dummy = {k: v.to(device) for k, v in dummy.items()}
+            with progress.step(f"export {path.name}"):
+                export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
+                               external_data=external_data)
+            paths.append(path)
+            report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
+                                       "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
+            if validate:
+                with progress.step(f"validate {path.name}"):
+                    inputs = part.config.generate_dummy_inputs(
+                        "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+                    report.validation.append(validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
+        paths = onnx_config.post_process_exported_models(staging, parts, paths)
+        if validate:
+            raise_if_failed(report.validation)
+        if optimize:
+            report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, validate,
+                                            trace_shapes, dynamic_axes, progress)
+        with progress.step("save configs"):
+            written = files.save_model_configs(model, staging)
+            if source_dir is not None:
+                written += files.copy_preprocessor_files(source_dir, staging)
+            else:
+                written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
+        onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
+        report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)))
+        report.versions = files.package_versions()
+        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+        report.timings["total"] = round(time.perf_counter() - started, 3)
+        files.write_json(staging / "export_report.json", report.to_dict())
+    return report
+
+
+def _optimize(paths, parts, level, model_type, onnx_config, atol, device, validate, trace_shapes, dynamic, progress):
+    normalized = onnx_config.normalized_config
+    heads = int(normalized.get("num_attention_heads", 0) or 0)
+    hidden = int(normalized.get("hidden_size", 0) or 0)
+    result: Dict[str, Any] = {"level": level, "files": []}
+    checks = []
+    for path, part in zip(paths, parts):
+        with progress.step(f"optimize {path.name} ({level})"):
+            target = optimize_onnx(Path(path), level, model_type, heads, hidden)
+        result["files"].append(target.name)
+        if validate:
+            level_atol = ATOL_BY_LEVEL.get(level)
+            part_atol = max(x for x in (atol, level_atol, part.config.atol_for_validation) if x is not None)
+            inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic, trace_shapes))
+            wrapper = part.config.patch_model_for_export(part.model)
+            checks.append(validate_part(f"{part.name}_optimized", target, wrapper, part.config, inputs, part_atol, device))
+    if checks:
+        result["validation"] = [c.to_dict() for c in checks]
+        raise_if_failed(checks)
+    return result
+
+
+def _axes(spec):
+    return {name: {str(k): v for k, v in axes.items()} for name, axes in spec.items()}
+
+
+def _shapes(tensors):
+    return {name: list(t.shape) for name, t in tensors.items()}
+
+
+def export_tf(args, progress) -> Dict[str, Any]:
+    """Delegate a TensorFlow model to the plugin that declares an (onnx, tf) exporter."""
+    from xporter.plugins import PLUGINS, load_target
+
+    specs = PLUGINS.exporters(BACKEND, "tf")
+    if not specs:
+        raise PluginUnavailableError("no installed plugin exports TensorFlow models to ONNX",
+                                     "pip install xporter-tflite (it provides the TF -> ONNX exporter)")
+    return load_target(specs[0].target)(args, progress)
+
+
+__all__ = ["ExportReport", "export", "export_tf", "resolve_task", "UnknownTaskError"]

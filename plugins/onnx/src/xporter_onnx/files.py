@@ -1,0 +1,110 @@
+"""Everything in an export folder besides the ONNX graphs: configs, tokenizer, report.
+
+The layout matches Optimum's ONNX exports (model.onnx, config.json, tokenizer files ...),
+so tools that read Optimum folders read ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional
+
+# Files a tokenizer / processor / sentence-transformers pipeline needs at inference.
+PREPROCESSOR_PATTERNS = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "*.tiktoken", "preprocessor_config.json",
+    "processor_config.json", "image_processor_config.json", "feature_extractor_config.json", "chat_template.*",
+    "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "*_Pooling/config.json",
+    "*_Normalize/*", "*_Dense/config.json",
+)
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_preprocessor_files(source: Optional[Path], destination: Path) -> list:
+    """Copy tokenizer/processor files from a local model folder; return their names."""
+    copied = []
+    if source is None or not source.is_dir():
+        return copied
+    for pattern in PREPROCESSOR_PATTERNS:
+        for path in source.glob(pattern):
+            if path.is_file():
+                target = destination / path.relative_to(source)
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
+                    copied.append(str(path.relative_to(source)))
+    return copied
+
+
+def save_preprocessors_from_hub(model_name_or_path: str, destination: Path, cache_dir: Optional[str],
+                                trust_remote_code: bool) -> list:
+    """For repo ids: save whatever tokenizer/processor transformers can load (best effort)."""
+    saved = []
+    from transformers import AutoProcessor, AutoTokenizer
+
+    for loader in (AutoTokenizer, AutoProcessor):
+        try:
+            obj = loader.from_pretrained(model_name_or_path, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
+            saved.extend(obj.save_pretrained(str(destination)))
+            break
+        except Exception:  # noqa: BLE001 - a model without a tokenizer is not an export failure
+            continue
+    return [str(Path(p).name) for p in saved]
+
+
+def save_model_configs(model: Any, destination: Path) -> list:
+    """config.json (and generation_config.json when the model has one)."""
+    written = []
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "save_pretrained"):
+        extra = {k: getattr(config, k) for k in ("export_model_type",) if hasattr(config, k)}
+        for key in extra:
+            delattr(config, key)  # not a transformers field; keep config.json loadable as is
+        try:
+            config.save_pretrained(str(destination))
+        finally:
+            for key, value in extra.items():
+                setattr(config, key, value)
+        written.append("config.json")
+    generation = getattr(model, "generation_config", None)
+    can_generate = getattr(model, "can_generate", lambda: False)
+    if generation is not None and callable(can_generate) and can_generate():
+        generation.save_pretrained(str(destination))
+        written.append("generation_config.json")
+    return written
+
+
+def file_entries(folder: Path, names: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+    entries = {}
+    for name in names:
+        path = folder / name
+        if path.is_file():
+            entries[name] = {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    return entries
+
+
+def package_versions() -> Dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for dist in ("xporter-core", "xporter-onnx", "torch", "transformers", "onnx", "onnxruntime", "onnxscript",
+                 "sentence-transformers", "numpy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def write_json(path: Path, data: Dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

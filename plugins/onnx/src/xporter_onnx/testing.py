@@ -1,0 +1,40 @@
+"""Tiny random models for tests and sweeps, built from a table row's ``tiny`` kwargs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+
+def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int = 0):
+    """A randomly initialised transformers model for ``task`` with a tiny config."""
+    import torch
+    from transformers import AutoConfig
+    from xporter import TasksManager
+
+    torch.manual_seed(seed)
+    config = AutoConfig.for_model(model_type.replace("-", "_") if model_type not in _HYPHENATED else model_type,
+                                  **tiny)
+    model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type)
+    model = model_class.from_config(config)
+    return model.eval()
+
+
+# transformers model types spelled with a hyphen (AutoConfig.for_model wants them exactly)
+_HYPHENATED = {"xlm-roberta", "deberta-v2", "data2vec-text", "data2vec-audio", "data2vec-vision", "megatron-bert",
+               "unispeech-sat", "wav2vec2-conformer", "sew-d", "audio-spectrogram-transformer", "blenderbot-small",
+               "donut-swin", "table-transformer", "vision-encoder-decoder", "encoder-decoder", "mgp-str"}
+
+
+def tiny_model_dir(row: Any, task: str, folder: Path, seed: int = 0) -> Path:
+    """Save a tiny model for table row ``row`` (an :class:`~xporter_onnx.configs.Arch`) into ``folder``."""
+    model = build_tiny_model(row.model_type, task, dict(row.tiny or {}), seed)
+    folder = Path(folder)
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def find_row(model_type: str, library: str = "transformers") -> Optional[Any]:
+    from .configs import find_arch
+
+    return find_arch(model_type, library)

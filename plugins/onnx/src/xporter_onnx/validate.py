@@ -1,0 +1,126 @@
+"""Compare an exported ONNX graph with the PyTorch model it came from.
+
+Validation runs on fresh inputs of a *different* shape than the trace when axes are
+dynamic (a graph that baked the trace shape in fails here), checks output names and
+shapes, and measures the max absolute difference per output against the config's
+tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from xporter.errors import ValidationError
+
+# Half precision cannot meet fp32 tolerances; these are the floors used for it.
+MIN_ATOL_BY_DTYPE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 5e-2}
+
+
+@dataclass
+class OutputCheck:
+    name: str
+    reference_shape: List[int]
+    onnx_shape: List[int]
+    max_abs_diff: float
+    atol: float
+    ok: bool
+
+
+@dataclass
+class PartValidation:
+    """Validation result of one ONNX file."""
+
+    part: str
+    input_shapes: Dict[str, List[int]]
+    outputs: List[OutputCheck] = field(default_factory=list)
+    problems: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(check.ok for check in self.outputs)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"part": self.part, "ok": self.ok, "input_shapes": self.input_shapes, "problems": self.problems,
+                "outputs": [asdict(check) for check in self.outputs]}
+
+
+def providers_for(device: str) -> List[str]:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if str(device).startswith("cuda") and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _to_numpy(tensor: Any):
+    import torch
+
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
+def _ort_feed(session, inputs: Dict[str, Any]) -> Dict[str, Any]:
+    """Numpy feeds; bf16 inputs go in as ml_dtypes.bfloat16 when the graph wants bf16."""
+    feed = {}
+    wanted = {i.name: i.type for i in session.get_inputs()}
+    for name, tensor in inputs.items():
+        if name not in wanted:
+            continue  # a constant input folded away by the exporter
+        array = _to_numpy(tensor)
+        if wanted[name] == "tensor(bfloat16)":
+            import ml_dtypes
+
+            array = array.astype(ml_dtypes.bfloat16)
+        feed[name] = array
+    return feed
+
+
+def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: Any, inputs: Dict[str, Any],
+                  atol: Optional[float], device: str = "cpu") -> PartValidation:
+    """Run ``wrapper`` (torch) and the ONNX file on ``inputs``; compare every output."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    atol = float(atol if atol is not None else onnx_config.atol_for_validation)
+    atol = max(atol, MIN_ATOL_BY_DTYPE.get(onnx_config.float_dtype, 0.0))
+    result = PartValidation(part_name, {name: list(t.shape) for name, t in inputs.items()})
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(onnx_path), options, providers=providers_for(device))
+    expected_names = list(onnx_config.outputs)
+    onnx_names = [o.name for o in session.get_outputs()]
+    if onnx_names != expected_names:
+        result.problems.append(f"output names differ: onnx {onnx_names} vs config {expected_names}")
+    with torch.no_grad(), onnx_config.export_context(wrapper.model):
+        reference = wrapper(*[t.to(device) for t in inputs.values()])
+    onnx_outputs = session.run(None, _ort_feed(session, inputs))
+    for name, ref, got in zip(expected_names, reference, onnx_outputs):
+        ref_np = _to_numpy(ref).astype(np.float64) if ref.is_floating_point() else _to_numpy(ref)
+        got_np = np.asarray(got)
+        if list(ref_np.shape) != list(got_np.shape):
+            result.outputs.append(OutputCheck(name, list(ref_np.shape), list(got_np.shape), float("inf"), atol, False))
+            continue
+        diff = float(np.max(np.abs(ref_np.astype(np.float64) - got_np.astype(np.float64)))) if ref_np.size else 0.0
+        ok = bool(np.isfinite(diff) and diff <= atol)
+        result.outputs.append(OutputCheck(name, list(ref_np.shape), list(got_np.shape), diff, atol, ok))
+    return result
+
+
+def raise_if_failed(results: List[PartValidation]) -> None:
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return
+    details = []
+    for r in failed:
+        details.extend(r.problems)
+        details.extend(f"{r.part}:{c.name} max abs diff {c.max_abs_diff:.3g} > atol {c.atol:.3g}"
+                       + (f" (shape {c.onnx_shape} vs {c.reference_shape})" if c.onnx_shape != c.reference_shape else "")
+                       for c in r.outputs if not c.ok)
+    raise ValidationError("ONNX validation failed: " + "; ".join(details),
+                          "raise the tolerance with --atol, try another --opset, or skip with --no-validate")
