@@ -17,6 +17,7 @@ from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
 from . import files
+from .loader import load_model
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .torch_export import export_to_onnx, external_data_file
 from .validate import PartValidation, raise_if_failed, validate_part
@@ -132,12 +133,8 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         constructor = custom_onnx_config
     base_task = task.replace("-with-past", "")
     with progress.step("load"):
-        model = TasksManager.get_model_from_task(
-            base_task, str(model_name_or_path), cache_dir=cache_dir, framework="pt", torch_dtype=dtype, device=device,
-            library_name=library, trust_remote_code=trust_remote_code, **(model_kwargs or {}))
-        model = TasksManager.standardize_model_attributes(model, library)
-        if hasattr(model, "eval"):
-            model.eval()
+        model = load_model(model_name_or_path, base_task, library, dtype=dtype, device=device, cache_dir=cache_dir,
+                           trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
         if custom_onnx_config is not None:
             onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
         else:

@@ -7,7 +7,7 @@ the architecture tables (pure data) and never imports torch, transformers or onn
 from __future__ import annotations
 
 from xporter import hookimpl
-from xporter.hookspecs import BackendInfo, CliCommand
+from xporter.hookspecs import BackendInfo, CliCommand, ExporterSpec
 
 BACKEND = "onnx"
 
@@ -35,3 +35,8 @@ def xporter_cli_commands():
 
     return [CliCommand(name=BACKEND, help="Export a model to ONNX and validate it with ONNX Runtime",
                        configure=cli.configure, run=cli.run)]
+
+
+@hookimpl
+def xporter_exporters():
+    return [ExporterSpec(BACKEND, "pt", "xporter_onnx.cli:export_from_args", "torch.onnx (TorchScript or dynamo)")]

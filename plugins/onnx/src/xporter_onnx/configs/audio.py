@@ -1,0 +1,28 @@
+"""Speech encoders on raw waveforms (wav2vec2 family), as data."""
+
+from __future__ import annotations
+
+from ..modalities import AudioOnnxConfig
+from . import Arch
+
+CTC_FAMILY = ("feature-extraction", "automatic-speech-recognition", "audio-classification")
+FULL_FAMILY = CTC_FAMILY + ("audio-frame-classification", "audio-xvector")
+
+TINY_W2V = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+                num_conv_pos_embedding_groups=2, vocab_size=32, tdnn_dim=(16, 16), tdnn_kernel=(3, 1),
+                tdnn_dilation=(1, 1), xvector_output_dim=16, classifier_proj_size=16, do_stable_layer_norm=True,
+                feat_extract_norm="layer", num_labels=2)
+TINY_SEW = dict(TINY_W2V, conv_dim=(16, 16, 16), conv_stride=(5, 2, 1), conv_kernel=(10, 3, 1), squeeze_factor=2)
+AUDIO = dict(ATOL_FOR_VALIDATION=1e-4)
+
+ARCHITECTURES = [
+    Arch("wav2vec2", FULL_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
+    Arch("hubert", CTC_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
+    Arch("wavlm", FULL_FAMILY, AudioOnnxConfig, AUDIO, tiny=dict(TINY_W2V, num_buckets=16, max_bucket_distance=32)),
+    Arch("unispeech", CTC_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
+    Arch("unispeech-sat", FULL_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
+    Arch("data2vec-audio", FULL_FAMILY, AudioOnnxConfig, AUDIO,
+         tiny=dict(TINY_W2V, num_conv_pos_embeddings=4, conv_pos_kernel_size=4)),
+    Arch("sew", CTC_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_SEW),
+]

@@ -1,0 +1,164 @@
+"""Model loading for export, with narrow imports.
+
+``AutoModelFor*`` resolution imports transformers' whole auto machinery (seconds on a
+loaded machine). When a local checkpoint's ``architectures`` already names a class for
+the requested task, that class is imported directly (``transformers.BertModel`` resolves
+only ``modeling_bert``). Everything else goes through ``TasksManager.get_model_from_task``.
+
+Sentence-transformers checkpoints made of the standard Transformer -> Pooling ->
+(Normalize) modules are rebuilt as :class:`SentenceEmbeddingPipeline` around the narrow-
+loaded transformer, without importing sentence_transformers; the real-weights test checks
+it against ``SentenceTransformer.encode``. Other module stacks load through the library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from xporter.errors import ModelConfigError
+
+LIGHT_ST_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+                    "sentence_transformers.models.Normalize"}
+LIGHT_POOLING = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+
+
+def _read_json(path: Path) -> Optional[Dict[str, Any]]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _dtype_kwargs(dtype: Optional[str]) -> Dict[str, Any]:
+    if not dtype or dtype == "fp32":
+        return {}
+    import torch
+    import transformers
+    from packaging.version import Version
+
+    value = {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": value}
+
+
+def narrow_class(folder: Path, task: str) -> Any:
+    """The class named by ``architectures[0]`` when it serves ``task`` (else None)."""
+    from xporter.inference import task_from_class_name
+
+    config = _read_json(folder / "config.json") or {}
+    names = config.get("architectures") or []
+    if not names or config.get("auto_map"):
+        return None
+    try:
+        if task_from_class_name(names[0], config.get("model_type")) != task:
+            return None
+    except Exception:  # noqa: BLE001 - unknown suffix: use the generic path
+        return None
+    import transformers
+
+    try:
+        return getattr(transformers, names[0])
+    except (AttributeError, ImportError, RuntimeError):
+        return None
+
+
+def load_transformers(folder: Path, cls: Any, dtype: str, device: str, model_kwargs: Dict[str, Any]) -> Any:
+    kwargs = {**_dtype_kwargs(dtype), **model_kwargs}
+    if any(folder.glob("*.safetensors")):
+        kwargs.setdefault("use_safetensors", True)
+    try:
+        model = cls.from_pretrained(str(folder), **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelConfigError(f"cannot load {folder} as {cls.__name__}: {str(exc).strip().splitlines()[0]}",
+                               "check the path and that the checkpoint is complete") from exc
+    return model.to(device).eval()
+
+
+def light_sentence_transformer_spec(folder: Path) -> Optional[Dict[str, Any]]:
+    """Pooling/normalize settings when the checkpoint is a standard module stack, else None."""
+    modules = _read_json(folder / "modules.json")
+    if not modules or any(m.get("type") not in LIGHT_ST_MODULES for m in modules):
+        return None
+    if not modules[0].get("type", "").endswith(".Transformer") or modules[0].get("path"):
+        return None
+    spec: Dict[str, Any] = {"pooling": None, "normalize": False}
+    for module in modules[1:]:
+        if module["type"].endswith(".Pooling"):
+            pooling = _read_json(folder / module["path"] / "config.json") or {}
+            modes = [m for m in LIGHT_POOLING if pooling.get(f"pooling_mode_{m}")]
+            others = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v
+                      and k[len("pooling_mode_"):] not in LIGHT_POOLING]
+            if len(modes) != 1 or others or pooling.get("include_prompt") is False:
+                return None
+            spec["pooling"] = modes[0]
+        else:
+            spec["normalize"] = True
+    return spec if spec["pooling"] else None
+
+
+def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str = "fp32", device: str = "cpu",
+               cache_dir: Optional[str] = None, trust_remote_code: bool = False,
+               model_kwargs: Optional[Dict[str, Any]] = None) -> Any:
+    """Load the model to export; the narrow paths above first, the generic loader otherwise."""
+    from xporter import TasksManager
+
+    model_kwargs = dict(model_kwargs or {})
+    folder = Path(str(model_name_or_path))
+    if folder.is_dir() and not trust_remote_code:
+        if library == "transformers":
+            cls = narrow_class(folder, task)
+            if cls is not None:
+                return load_transformers(folder, cls, dtype, device, model_kwargs)
+        elif library == "sentence_transformers":
+            spec = light_sentence_transformer_spec(folder)
+            cls = narrow_class(folder, "feature-extraction") if spec else None
+            if cls is not None:
+                inner = load_transformers(folder, cls, dtype, device, model_kwargs)
+                return sentence_pipeline_class()(inner, spec["pooling"], spec["normalize"]).eval()
+    model = TasksManager.get_model_from_task(
+        task, str(model_name_or_path), cache_dir=cache_dir, framework="pt", torch_dtype=dtype, device=device,
+        library_name=library, trust_remote_code=trust_remote_code, **model_kwargs)
+    model = TasksManager.standardize_model_attributes(model, library)
+    return model.eval() if hasattr(model, "eval") else model
+
+
+_PIPELINE = None
+
+
+def sentence_pipeline_class():
+    """``SentenceEmbeddingPipeline``: transformer + pooling (+ L2 normalize), ST's forward contract."""
+    global _PIPELINE
+    if _PIPELINE is not None:
+        return _PIPELINE
+    import torch
+
+    class SentenceEmbeddingPipeline(torch.nn.Module):
+        """Takes ``{"input_ids", "attention_mask", ...}``; returns token_embeddings and sentence_embedding."""
+
+        def __init__(self, auto_model, pooling: str, normalize: bool):
+            super().__init__()
+            self.auto_model = auto_model
+            self.pooling = pooling
+            self.normalize = normalize
+            self.config = auto_model.config
+            self.config.export_model_type = "transformer"
+
+        def forward(self, features: Dict[str, Any]) -> Dict[str, Any]:
+            inputs = {k: v for k, v in features.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+            tokens = self.auto_model(**inputs, return_dict=True).last_hidden_state
+            mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+            if self.pooling == "cls_token":
+                sentence = tokens[:, 0]
+            elif self.pooling == "max_tokens":
+                sentence = tokens.masked_fill(mask == 0, torch.finfo(tokens.dtype).min).max(dim=1).values
+            else:
+                summed = (tokens * mask).sum(dim=1)
+                counts = mask.sum(dim=1).clamp(min=1e-9)
+                sentence = summed / (counts.sqrt() if self.pooling == "mean_sqrt_len_tokens" else counts)
+            if self.normalize:
+                sentence = torch.nn.functional.normalize(sentence, p=2, dim=1)
+            return {"token_embeddings": tokens, "sentence_embedding": sentence}
+
+    _PIPELINE = SentenceEmbeddingPipeline
+    return _PIPELINE
