@@ -75,6 +75,12 @@ class ORTTrainer(Trainer):
 
     # -- model wrapping -----------------------------------------------------------------
     def _ort_wrap(self, model: nn.Module) -> nn.Module:
+        for module in model.modules():
+            # a KV cache is useless in training and its Cache objects cannot be ORT graph outputs;
+            # sub-stacks (T5's decoder) carry their own config copy. generate() passes use_cache itself.
+            config = getattr(module, "config", None)
+            if getattr(config, "use_cache", False):
+                config.use_cache = False
         target = model
         if self.args.use_module_with_loss:
             external = self._external_loss if (self.label_smoother or self.compute_loss_func) else None
