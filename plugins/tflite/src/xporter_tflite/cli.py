@@ -1,0 +1,91 @@
+"""``xporter export tflite``: arguments and the command body.
+
+``configure`` only builds the parser (no heavy import); ``run`` imports the exporter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .quantize import IO_TYPES, MODES
+
+SHAPE_FLAGS = (
+    ("--batch-size", "static batch size (required)"),
+    ("--sequence-length", "static sequence length (required for text models)"),
+    ("--num-choices", "static number of choices (required for multiple-choice)"),
+    ("--height", "static image height (required for vision models)"),
+    ("--width", "static image width (required for vision models)"),
+    ("--decoder-sequence-length", "static decoder length of encoder-decoder models (default: --sequence-length)"),
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", required=True, help="model folder or Hub id (TF weights, or PyTorch "
+                        "weights converted with from_pt)")
+    parser.add_argument("output", help="output folder (model.tflite, config and tokenizer files, export_report.json)")
+    parser.add_argument("--task", default="auto", help="task to export (default: inferred from the model)")
+    for flag, help_text in SHAPE_FLAGS:
+        parser.add_argument(flag, type=int, default=None, help=help_text)
+    quant = parser.add_argument_group("quantization")
+    quant.add_argument("--quantize", choices=MODES, default=None, help="post-training quantization mode")
+    quant.add_argument("--calibration-dataset", default=None,
+                       help="local .csv/.json/.jsonl/.parquet file for int8/int8x16 (default: generated samples)")
+    quant.add_argument("--calibration-column", default=None, help="text column of the calibration dataset")
+    quant.add_argument("--num-calibration-samples", type=int, default=100, help="calibration samples (default 100)")
+    quant.add_argument("--fallback-to-float", action="store_true",
+                       help="allow float kernels for ops without an integer implementation")
+    quant.add_argument("--input-type", choices=IO_TYPES, default=None, help="type of float inputs after int8 quantization")
+    quant.add_argument("--output-type", choices=IO_TYPES, default=None, help="type of float outputs after int8 quantization")
+    parser.add_argument("--atol", type=float, default=None, help="tolerance of float validation (default 1e-4)")
+    parser.add_argument("--num-validation-samples", type=int, default=None, help="samples compared with the TF model")
+    parser.add_argument("--no-validate", action="store_true", help="skip the LiteRT validation")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder")
+    parser.add_argument("--json", action="store_true", help="print the export report as JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from xporter.progress import Progress
+
+    from .export import export_tflite
+    from .quantize import QuantizationOptions
+
+    quantization = None
+    if args.quantize:
+        quantization = QuantizationOptions(
+            args.quantize, calibration_dataset=args.calibration_dataset, calibration_column=args.calibration_column,
+            num_calibration_samples=args.num_calibration_samples, fallback_to_float=args.fallback_to_float,
+            input_type=args.input_type, output_type=args.output_type)
+    elif args.calibration_dataset or args.fallback_to_float:
+        print("xporter: warning: calibration options are ignored without --quantize int8/int8x16", file=sys.stderr)
+    progress = Progress(enabled=not args.json)
+    report = export_tflite(
+        args.model, args.output, task=args.task, quantization=quantization, atol=args.atol,
+        overwrite=args.overwrite, validate=not args.no_validate, num_validation_samples=args.num_validation_samples,
+        progress=progress, cache_dir=args.cache_dir, batch_size=args.batch_size, sequence_length=args.sequence_length,
+        num_choices=args.num_choices, height=args.height, width=args.width,
+        decoder_sequence_length=args.decoder_sequence_length,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _summary(report, progress)
+    return 0
+
+
+def _summary(report: dict, progress) -> None:
+    for name, component in report["components"].items():
+        line = f"{component['file']}: {component['size_bytes'] / 1e6:.2f} MB"
+        if "size_ratio" in component:
+            line += f" ({component['size_ratio']:.2f}x the float32 file)"
+        for output, metrics in component.get("validation", {}).get("outputs", {}).items():
+            parts = [f"max|diff| {metrics['max_abs_diff']:.2e}"]
+            if report["quantization"]:
+                parts.append(f"cosine {metrics['cosine_similarity']:.4f}")
+                if "argmax_agreement" in metrics:
+                    parts.append(f"argmax agreement {metrics['argmax_agreement']:.1%}")
+            line += f"; {output}: {', '.join(parts)}"
+        progress.note(line)
+    print(f"TFLite export of {report['model_type']} ({report['task']}) written to {report['output']}")

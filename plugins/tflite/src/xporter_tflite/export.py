@@ -1,0 +1,135 @@
+"""TFLite export, end to end: load -> convert (and quantize) -> validate -> report.
+
+Everything is written through :func:`xporter.output.atomic_output_dir`, so an interrupted
+export leaves nothing behind. A failed *validation* still commits the files (with
+``"valid": false`` in export_report.json) so they can be inspected, then raises
+:class:`xporter.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+from xporter import TasksManager
+from xporter.errors import ValidationError
+from xporter.output import atomic_output_dir, check_output_dir
+from xporter.progress import Progress
+
+from .quantize import QuantizationOptions, calibration_batches, configure_converter
+from .source import copy_side_files, load_source
+
+SHAPE_ARGUMENTS = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
+DEFAULT_ATOL = 1e-4
+
+
+def build_config(model: Any, model_type: str, task: str, shapes: Dict[str, Optional[int]]):
+    """The TFLite config for (model_type, task) with static shapes checked."""
+    constructor = TasksManager.get_exporter_config_constructor("tflite", model_type=model_type, task=task)
+    config = constructor(model.config, **{k: v for k, v in shapes.items() if v is not None})
+    config.check_shapes()
+    return config
+
+
+def export_tflite(
+    model: Union[str, Path, Any],
+    output: Union[str, Path],
+    task: Optional[str] = "auto",
+    quantization: Union[None, str, QuantizationOptions] = None,
+    atol: Optional[float] = None,
+    overwrite: bool = False,
+    validate: bool = True,
+    num_validation_samples: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    cache_dir: Optional[str] = None,
+    trust_remote_code: bool = False,
+    **shapes: Optional[int],
+) -> Dict[str, Any]:
+    """Export a TF model (or a PyTorch checkpoint converted with ``from_pt``) to TFLite.
+
+    ``shapes`` are the static sizes: ``batch_size``, ``sequence_length``, ``num_choices``,
+    ``height``, ``width``, ``decoder_sequence_length``. Returns the export report (also
+    written to ``export_report.json``).
+    """
+    unknown = set(shapes) - set(SHAPE_ARGUMENTS)
+    if unknown:
+        raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
+    progress = progress or Progress(enabled=False)
+    atol = DEFAULT_ATOL if atol is None else atol
+    if isinstance(quantization, str):
+        quantization = QuantizationOptions(quantization)
+    check_output_dir(output, overwrite)  # fail before the slow part
+    with progress.step("load model"):
+        source = load_source(model, task, "tflite", cache_dir, trust_remote_code)
+        config = build_config(source.model, source.model_type, source.task, shapes)
+    report: Dict[str, Any] = {
+        "backend": "tflite",
+        "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
+        "model_type": source.model_type,
+        "task": source.task,
+        "checkpoint_framework": source.checkpoint_framework,
+        "shapes": config.check_shapes(),
+        "quantization": quantization.as_dict() if quantization else None,
+        "atol": atol,
+        "components": {},
+    }
+    with atomic_output_dir(output, overwrite) as staging:
+        for component in config.components():
+            report["components"][component.name] = _export_component(
+                source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
+        report["files"] = [f"{c}.tflite" for c in report["components"]] + copy_side_files(source, staging)
+        report["validated"] = validate
+        report["valid"] = all(c.get("validation", {}).get("valid", True) for c in report["components"].values())
+        report["timings"] = {name: round(seconds, 3) for name, seconds in progress.timings}
+        (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
+    report["output"] = str(Path(output).expanduser().resolve())
+    if validate and not report["valid"]:
+        problems = [p for c in report["components"].values() for p in c["validation"]["problems"]]
+        raise ValidationError(f"the TFLite model does not match the TF model: {'; '.join(problems)}",
+                              f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
+    return report
+
+
+def _export_component(source, config, component, quantization, staging: Path, progress: Progress,
+                      validate: bool, atol: float, num_validation_samples: Optional[int]) -> Dict[str, Any]:
+    from .convert import call_reference, convert
+
+    label = component.name if len(config.components()) > 1 else "model"
+    configure = None
+    if quantization is not None:
+        representative = None
+        if quantization.calibrated:
+            with progress.step(f"calibration data ({label})"):
+                batches = calibration_batches(config, component, quantization, source.directory)
+            representative = lambda: iter(batches)  # noqa: E731 - the converter wants a callable
+        configure = lambda converter: configure_converter(converter, quantization, representative)  # noqa: E731
+    with progress.step(f"convert {label} to TFLite" + (f" ({quantization.mode})" if quantization else "")):
+        flatbuffer = convert(source.model, config, component, configure)
+    path = staging / f"{component.name}.tflite"
+    path.write_bytes(flatbuffer)
+    sizes = config.check_shapes()
+    result: Dict[str, Any] = {
+        "file": path.name,
+        "size_bytes": len(flatbuffer),
+        "inputs": {n: {"shape": list(config.input_shape(s)), "dtype": s.dtype} for n, s in component.inputs.items()},
+        "outputs": list(component.outputs),
+    }
+    if quantization is not None:
+        with progress.step(f"convert {label} in float32 (size reference)"):
+            float_size = len(convert(source.model, config, component))
+        result["float32_size_bytes"] = float_size
+        result["size_ratio"] = round(len(flatbuffer) / float_size, 4)
+    if validate:
+        from .validate import LiteRTRunner, compare
+
+        samples = num_validation_samples or (20 if quantization is not None else sizes["batch_size"])
+        num_batches = max(1, math.ceil(samples / sizes["batch_size"]))
+        with progress.step(f"validate {label} with LiteRT ({num_batches} batch{'es' if num_batches > 1 else ''})"):
+            runner = LiteRTRunner(str(path))
+            batches = [config.generate_dummy_inputs(component, seed=10_000 + i) for i in range(num_batches)]
+            references = [call_reference(source.model, config, component, b) for b in batches]
+            candidates = [runner(b) for b in batches]
+            result["validation"] = compare(references, candidates, quantization is not None, atol)
+    return result

@@ -1,0 +1,45 @@
+"""Entry point of the ``tflite`` backend (``[project.entry-points.xporter] tflite = ...``).
+
+Import-light by contract: the hooks only read the declarative tables; the heavy modules
+are named as strings (exporter target, CLI run function) and imported on use.
+"""
+
+from __future__ import annotations
+
+from xporter import hookimpl
+from xporter.hookspecs import BackendInfo, CliCommand, ExporterSpec
+
+from . import architectures
+
+REQUIRES = ("tensorflow", "tf_keras", "tf2onnx", "ai_edge_litert", "transformers")
+
+
+@hookimpl
+def xporter_backend_info():
+    return BackendInfo(
+        description="TensorFlow models to TFLite/LiteRT (static shapes, fp16/int8 quantization) and TF to ONNX",
+        requires=REQUIRES,
+        install_hint="pip install xporter-tflite",
+    )
+
+
+@hookimpl
+def xporter_register_configs(register, backend):
+    from . import configs
+
+    for spec in architectures.ARCHITECTURES:
+        register(spec.model_type, *spec.tasks, library_name=spec.library)(getattr(configs, spec.config_class))
+
+
+@hookimpl
+def xporter_cli_commands():
+    from . import cli
+
+    return [CliCommand(name="tflite", help="Export a TensorFlow (or PyTorch, via from_pt) model to TFLite.",
+                       configure=cli.configure, run=cli.run)]
+
+
+@hookimpl
+def xporter_exporters():
+    return [ExporterSpec(backend="onnx", framework="tf", target="xporter_tflite.tf_to_onnx:export",
+                         description="TensorFlow -> ONNX with tf2onnx (Erfc rewritten, onnxruntime-validated)")]
