@@ -62,7 +62,10 @@ def import_ort_training():
 
     compat.apply()
     try:
+        import onnxruntime
         import onnxruntime.training as ort_training
+
+        onnxruntime.set_default_logger_severity(3)  # warnings and errors only
     except ImportError as exc:
         raise missing_ort_training_error(f"import failed: {exc}") from exc
     return ort_training
