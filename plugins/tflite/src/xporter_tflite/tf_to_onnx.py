@@ -1,0 +1,207 @@
+"""TensorFlow -> ONNX with tf2onnx: the ``(onnx, tf)`` exporter of xporter.
+
+``export(args, progress)`` is the ExporterSpec entry used by ``xporter export onnx`` when
+the model is a TensorFlow checkpoint; :func:`export_tf_to_onnx` is the same thing for
+Python callers. Names and dynamic axes come from :mod:`xporter_tflite.onnx_io`; after
+conversion the graph goes through the Erfc rewrite, an unsupported-op check,
+``onnx.checker`` and an onnxruntime-vs-TensorFlow comparison on fresh inputs (at the
+export shapes and at a second size of every dynamic axis).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from xporter.errors import ExportError, ValidationError
+from xporter.output import atomic_output_dir, check_output_dir
+from xporter.progress import Progress
+
+from .source import copy_side_files, load_source
+from .tfenv import import_tf
+
+DEFAULT_OPSET = 17
+DEFAULT_ATOL = 1e-4
+DEFAULT_SHAPES = {"batch_size": 2, "sequence_length": 16, "num_choices": 4}
+SHAPE_NAMES = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
+
+
+def export(args, progress: Progress) -> Dict[str, Any]:
+    """ExporterSpec contract: the parsed ``xporter export onnx`` namespace in, report out."""
+    shapes = {name: getattr(args, name, None) for name in SHAPE_NAMES}
+    return export_tf_to_onnx(
+        args.model, args.output, task=getattr(args, "task", "auto"), opset=getattr(args, "opset", None),
+        atol=getattr(args, "atol", None), overwrite=getattr(args, "overwrite", False),
+        validate=not getattr(args, "no_validate", False), progress=progress,
+        cache_dir=getattr(args, "cache_dir", None), trust_remote_code=getattr(args, "trust_remote_code", False),
+        dynamic_axes=not getattr(args, "no_dynamic_axes", False), **shapes)
+
+
+def export_tf_to_onnx(
+    model: Union[str, Path, Any],
+    output: Union[str, Path],
+    task: Optional[str] = "auto",
+    opset: Optional[int] = None,
+    atol: Optional[float] = None,
+    overwrite: bool = False,
+    validate: bool = True,
+    progress: Optional[Progress] = None,
+    cache_dir: Optional[str] = None,
+    trust_remote_code: bool = False,
+    dynamic_axes: bool = True,
+    rewrite_erfc: bool = True,
+    use_onnx_configs: bool = True,
+    **shapes: Optional[int],
+) -> Dict[str, Any]:
+    """Export a TF model (path, repo id or TFPreTrainedModel) to ONNX; return the report.
+
+    ``shapes`` (batch_size, sequence_length ...) only size the validation inputs; the
+    graph keeps the dynamic axes unless ``dynamic_axes=False``. ``rewrite_erfc=False``
+    exists for tests that demonstrate the tf2onnx bug.
+    """
+    progress = progress or Progress(enabled=False)
+    opset = opset or DEFAULT_OPSET
+    atol = DEFAULT_ATOL if atol is None else atol
+    check_output_dir(output, overwrite)
+    with progress.step("load TensorFlow model"):
+        source = load_source(model, task, "tflite", cache_dir, trust_remote_code)
+        config = _sized_config(source, {k: v for k, v in shapes.items() if v is not None})
+    from .onnx_io import plan_io
+
+    plans = plan_io(config, source.model.config, source.model_type, source.task, use_onnx_configs)
+    report: Dict[str, Any] = {
+        "backend": "onnx", "framework": "tf", "exporter": "tf2onnx", "model_type": source.model_type,
+        "task": source.task, "checkpoint_framework": source.checkpoint_framework, "opset": opset, "atol": atol,
+        "components": {},
+    }
+    with atomic_output_dir(output, overwrite) as staging:
+        for plan in plans:
+            report["components"][plan.component.name] = _export_component(
+                source, config, plan, staging, opset, atol, validate, dynamic_axes, rewrite_erfc, progress)
+        report["files"] = [f"{name}.onnx" for name in report["components"]] + copy_side_files(source, staging)
+        report["valid"] = all(c.get("validation", {}).get("valid", True) for c in report["components"].values())
+        report["timings"] = {name: round(seconds, 3) for name, seconds in progress.timings}
+        (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
+    report["output"] = str(Path(output).expanduser().resolve())
+    if validate and not report["valid"]:
+        problems = [p for c in report["components"].values() for p in c["validation"]["problems"]]
+        raise ValidationError(f"the ONNX model does not match the TF model: {'; '.join(problems)}",
+                              f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
+    return report
+
+
+def _sized_config(source, shapes: Dict[str, int]):
+    """A TFLite config at validation sizes (defaults where the user gave none)."""
+    from xporter import TasksManager
+
+    constructor = TasksManager.get_exporter_config_constructor("tflite", model_type=source.model_type,
+                                                               task=source.task)
+    image_size = getattr(source.model.config, "image_size", None) or 64
+    image_size = image_size[0] if isinstance(image_size, (list, tuple)) else image_size
+    sizes = {**DEFAULT_SHAPES, "height": image_size, "width": image_size, **shapes}
+    return constructor(source.model.config, **sizes)
+
+
+def _varied_config(config, plan):
+    """The same config with every dynamic axis resized, to check the axes really are dynamic."""
+    dynamic = {a for axes in plan.input_axes.values() for a in axes.values()}
+    sizes = dict(config.shapes)
+    for axis in ("batch_size", "sequence_length", "decoder_sequence_length", "num_choices"):
+        if axis in dynamic and axis in sizes:
+            sizes[axis] = sizes[axis] + 1 if axis != "sequence_length" else max(2, sizes[axis] - 3)
+    return type(config)(config._config, task=config.task, **sizes)
+
+
+def _specs(config, plan, dynamic_axes: bool):
+    tf = import_tf()
+    specs = []
+    for name, spec in plan.component.inputs.items():
+        dynamic = plan.input_axes.get(name, {}) if dynamic_axes else {}
+        shape = [None if i in dynamic else size for i, size in enumerate(config.input_shape(spec))]
+        specs.append(tf.TensorSpec(shape, tf.float32 if spec.dtype == "float32" else tf.int64, name=name))
+    return specs
+
+
+def convert_function(function, specs, opset: int, rewrite_erfc: bool = True):
+    """tf2onnx on a ``tf.function``; returns ``(model_proto, number of Erfc nodes rewritten)``."""
+    from . import np_compat
+
+    np_compat.apply()
+    import tf2onnx
+
+    from .onnx_graph import rewrite_erfc as _rewrite, unsupported_ops
+
+    # tf2onnx logs unsupported ops at ERROR and carries on; we detect them ourselves below
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
+    try:
+        model_proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=opset)
+    except Exception as exc:
+        raise ExportError(f"tf2onnx failed: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc!r}",
+                          "try another --opset; rerun with --debug for the traceback") from exc
+    rewritten = _rewrite(model_proto) if rewrite_erfc else 0
+    missing = unsupported_ops(model_proto)
+    if missing and rewrite_erfc:
+        raise ExportError(f"tf2onnx left ops that ONNX does not define: {', '.join(missing)}",
+                          "these TensorFlow ops have no ONNX conversion; try another --opset or model")
+    return model_proto, rewritten
+
+
+def _export_component(source, config, plan, staging: Path, opset, atol, validate, dynamic_axes, rewrite_erfc,
+                      progress) -> Dict[str, Any]:
+    import onnx
+
+    from .convert import export_function
+    from .onnx_graph import set_dim_names
+    from .onnx_io import fallback_plan
+
+    label = plan.component.name
+    with progress.step(f"convert {label} with tf2onnx (opset {opset})"):
+        specs = _specs(config, plan, dynamic_axes)
+        function = export_function(source.model, config, plan.component, specs)
+        try:
+            function.get_concrete_function()
+        except KeyError as exc:  # an ONNX-config output name the TF model does not return
+            original = next(c for c in config.components() if c.name == plan.component.name)
+            plan = fallback_plan(plan, original, f"TF model has no output {exc}; used this plugin's names")
+            specs = _specs(config, plan, dynamic_axes)
+            function = export_function(source.model, config, plan.component, specs)
+        model_proto, rewritten = convert_function(function, specs, opset, rewrite_erfc)
+        set_dim_names(model_proto, plan.input_axes if dynamic_axes else {}, plan.output_axes if dynamic_axes else {})
+    path = staging / f"{label}.onnx"
+    onnx.save(model_proto, str(path))
+    with progress.step(f"onnx.checker ({label})"):
+        onnx.checker.check_model(str(path))
+    result: Dict[str, Any] = {
+        "file": path.name, "size_bytes": path.stat().st_size, "io_source": plan.source, "io_note": plan.note,
+        "erfc_rewritten": rewritten, "inputs": plan.input_axes, "outputs": plan.output_axes,
+    }
+    if validate:
+        with progress.step(f"validate {label} with onnxruntime"):
+            result["validation"] = _validate(source.model, config, plan, path, atol, dynamic_axes)
+    return result
+
+
+def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) -> Dict[str, Any]:
+    import onnxruntime as ort
+
+    from .convert import call_reference
+    from .validate import compare
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    configs = [config] + ([_varied_config(config, plan)] if dynamic_axes else [])
+    checks = []
+    for index, sized in enumerate(configs):
+        inputs = sized.generate_dummy_inputs(plan.component, seed=20_000 + index)
+        inputs = {k: (v.astype(np.int64) if v.dtype == np.int32 else v) for k, v in inputs.items()}
+        reference = call_reference(model, sized, plan.component, inputs)
+        names = [o.name for o in session.get_outputs()]
+        candidate = dict(zip(names, session.run(names, inputs)))
+        check = compare([reference], [candidate], quantized=False, atol=atol)
+        check["shapes"] = {k: list(v.shape) for k, v in inputs.items()}
+        checks.append(check)
+    return {"valid": all(c["valid"] for c in checks), "problems": [p for c in checks for p in c["problems"]],
+            "checks": checks}
