@@ -14,7 +14,7 @@ declare -A REQS=( [main]=main.txt [tx457]=tx457.txt [tf]=tf.txt [ort]=ort.txt )
 declare -A LOCAL=(
   [main]="core plugins/onnx tests/test_plugins"
   [tx457]="core plugins/onnx tests/test_plugins"
-  [tf]="core plugins/onnx plugins/tflite"
+  [tf]="core plugins/onnx plugins/tflite tests/test_plugins"
   [ort]="core plugins/ort_training"
 )
 # distributions installed without their dependencies (their deps would drag regular onnxruntime in)

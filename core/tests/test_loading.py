@@ -83,6 +83,9 @@ def test_standardize_sentence_transformers(tmp_path):
     config = transformers.BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                      intermediate_size=16, vocab_size=64)
     transformers.BertModel(config).save_pretrained(tmp_path / "bert")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghij"]))
+    transformers.BertTokenizer(str(vocab)).save_pretrained(tmp_path / "bert")
     try:  # sentence-transformers >= 6 moved the modules
         from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     except ImportError:

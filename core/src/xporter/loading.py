@@ -34,12 +34,28 @@ def _dtype_kwargs(torch_dtype: Any) -> dict:
     return {key: torch_dtype}
 
 
-def _has_safetensors(model_name_or_path, subfolder, cache_dir, revision, token) -> bool:
-    try:
-        files = hub.get_model_files(model_name_or_path, subfolder, cache_dir, revision, token)
-    except ModelNotFoundError:
-        return False
-    return any(f.endswith(".safetensors") for f in files)
+def _pytorch_from_tf_checkpoint(model_class, model_name_or_path, kwargs, device):
+    """A PyTorch model from TF weights only.
+
+    ``from_pretrained(..., from_tf=True)`` leaves the model on the meta device with
+    transformers 4.57, so build the PyTorch model from its config, load the TF model and
+    copy the weights across with transformers' own converter.
+    """
+    import transformers
+    from transformers import AutoConfig
+    from transformers.modeling_tf_pytorch_utils import load_tf2_model_in_pytorch_model
+
+    config = AutoConfig.from_pretrained(model_name_or_path, **{k: v for k, v in kwargs.items() if k in
+                                                                ("subfolder", "revision", "cache_dir", "token")})
+    pt_model = model_class.from_config(config)
+    tf_class = getattr(transformers, "TF" + type(pt_model).__name__, None)
+    if tf_class is None:
+        raise ModelConfigError(f"no TensorFlow class TF{type(pt_model).__name__} to read {model_name_or_path}",
+                               "convert the checkpoint to PyTorch first, or export with --framework tf")
+    tf_model = tf_class.from_pretrained(model_name_or_path, **{k: v for k, v in kwargs.items() if k in
+                                                               ("subfolder", "revision", "cache_dir", "token")})
+    load_tf2_model_in_pytorch_model(pt_model, tf_model)
+    return pt_model.to(device or "cpu").eval()
 
 
 def load_transformers_model(task, model_name_or_path, subfolder, revision, cache_dir, token, framework,
@@ -49,12 +65,14 @@ def load_transformers_model(task, model_name_or_path, subfolder, revision, cache
                                            model_class_name=model_kwargs.pop("model_class_name", None))
     kwargs = dict(subfolder=subfolder, revision=revision, cache_dir=cache_dir, token=token)
     kwargs["trust_remote_code"] = model_kwargs.pop("trust_remote_code", False)
+    files = hub.get_model_files(model_name_or_path, subfolder, cache_dir, revision, token)
     if framework == "pt":
         kwargs.update(_dtype_kwargs(torch_dtype))
-        if _has_safetensors(model_name_or_path, subfolder, cache_dir, revision, token):
+        if any(f.endswith(".safetensors") for f in files):
             kwargs["use_safetensors"] = True  # never fall back to pickle when safetensors exist
+        elif any(f.endswith(".h5") for f in files) and not any(f.endswith(".bin") for f in files):
+            return _pytorch_from_tf_checkpoint(model_class, model_name_or_path, kwargs, device)
     else:
-        files = hub.get_model_files(model_name_or_path, subfolder, cache_dir, revision, token)
         if not any(f.endswith(".h5") for f in files):
             kwargs["from_pt"] = True  # PyTorch weights into a TF model is a supported conversion
     kwargs.update(model_kwargs)
