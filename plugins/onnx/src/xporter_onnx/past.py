@@ -18,6 +18,7 @@ torch/transformers are imported inside the functions, so importing this module i
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -25,6 +26,7 @@ __all__ = [
     "accepts",
     "build_decoder_cache",
     "build_encoder_decoder_cache",
+    "traceable_masks",
     "cache_argument_name",
     "flatten_decoder_cache",
     "flatten_encoder_decoder_cache",
@@ -146,3 +148,60 @@ def pop_past(inputs: Dict[str, Any], prefix: str = "past_key_values") -> List[An
     """Remove the ``{prefix}.*`` entries of ``inputs`` (ONNX order preserved) and return them."""
     names = [name for name in inputs if name.startswith(prefix + ".")]
     return [inputs.pop(name) for name in names]
+
+
+def _sdpa_mask_without_vmap(batch_size: int, cache_position: Any, kv_length: int, kv_offset: int = 0,
+                            mask_function: Any = None, attention_mask: Any = None, local_size: Any = None,
+                            allow_is_causal_skip: bool = True, **kwargs: Any) -> Any:
+    """transformers 4.5x's ``sdpa_mask`` with broadcasting instead of ``torch.vmap``.
+
+    The mask functions (causal, sliding window, padding, chunked) are elementwise in the
+    (batch, head, q, kv) indices, so calling them on broadcastable index tensors gives the
+    same boolean mask; TorchScript tracing cannot go through vmap ("unordered_map::at").
+    """
+    import torch
+    from transformers import masking_utils as mu
+
+    mask_function = mask_function or mu.causal_mask_function
+    q_length = cache_position.shape[0]
+    padding_mask = mu.prepare_padding_mask(attention_mask, kv_length, kv_offset, _slice=False)
+    if allow_is_causal_skip and mu._ignore_causal_mask_sdpa(padding_mask, q_length, kv_length, kv_offset, local_size):
+        return None
+    if padding_mask is not None:
+        mask_function = mu.and_masks(mask_function, mu.padding_mask_function(padding_mask))
+    device = cache_position.device
+    batch = torch.arange(batch_size, device=device).view(-1, 1, 1, 1)
+    head = torch.zeros(1, 1, 1, 1, dtype=torch.long, device=device)
+    q_idx = cache_position.view(1, 1, -1, 1)
+    kv_idx = (torch.arange(kv_length, device=device) + kv_offset).view(1, 1, 1, -1)
+    mask = mask_function(batch, head, q_idx, kv_idx)
+    return mask.expand(batch_size, 1, q_length, kv_length)
+
+
+@contextlib.contextmanager
+def traceable_masks():
+    """Make transformers 4.x attention-mask creation traceable by ``torch.jit.trace``.
+
+    transformers 4.5x builds 4D masks with ``torch.vmap``, which the TorchScript exporter
+    cannot trace; 5.x builds them without vmap already, so this is a no-op there. The
+    patch swaps ``masking_utils.sdpa_mask`` (also used by ``eager_mask``) and its entry
+    in the mask-interface registry for the duration of the block.
+    """
+    try:
+        from transformers import masking_utils as mu
+    except ImportError:  # pragma: no cover - transformers without masking_utils
+        yield
+        return
+    if not hasattr(mu, "_vmap_for_bhqkv") or "use_vmap" in inspect.signature(mu.sdpa_mask).parameters:
+        yield
+        return
+    registry = mu.ALL_MASK_ATTENTION_FUNCTIONS._global_mapping
+    saved_fn, saved_entry = mu.sdpa_mask, registry.get("sdpa")
+    mu.sdpa_mask = _sdpa_mask_without_vmap
+    registry["sdpa"] = _sdpa_mask_without_vmap
+    try:
+        yield
+    finally:
+        mu.sdpa_mask = saved_fn
+        if saved_entry is not None:
+            registry["sdpa"] = saved_entry

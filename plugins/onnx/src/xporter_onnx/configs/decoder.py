@@ -26,6 +26,17 @@ GENERATION_TASKS = ("feature-extraction", "feature-extraction-with-past", "text-
 POSITION_IDS_TASKS = ("text-generation", "feature-extraction")
 
 
+class DecoderNormalizedConfig(NormalizedTextConfig):
+    """Some configs store ``head_dim = None`` (mistral on transformers 4.57): derive it then."""
+
+    @property
+    def head_dim(self) -> int:
+        value = self._resolve(self.config, type(self).HEAD_DIM)
+        if isinstance(value, int) and value > 0:
+            return value
+        return self.hidden_size // self.num_attention_heads
+
+
 class DecoderOnnxConfig(TextDecoderOnnxConfig):
     """Causal LMs and their base models, with or without a key/value cache.
 
@@ -39,6 +50,7 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     # Past tensors are (batch, num_key_value_heads, past_sequence_length, head_dim): the
     # normalized config resolves GQA / multi-query head counts per family.
     DUMMY_INPUT_GENERATOR_CLASSES = (DummyTextInputGenerator, DummyPastKeyValuesGenerator)
+    NORMALIZED_CONFIG_CLASS = DecoderNormalizedConfig
     USE_POSITION_IDS = True
     DEFAULT_ONNX_OPSET = 14
     ATOL_FOR_VALIDATION = 2e-4
@@ -72,6 +84,9 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
         return dummy
 
     # -- model plumbing (called by the base export wrapper) ------------------------------
+    def export_context(self, model: Any):
+        return kv.traceable_masks()
+
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
         inputs = dict(inputs)
         past = kv.pop_past(inputs)
@@ -95,7 +110,7 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
         return flat
 
 
-class _FalconNormalized(NormalizedTextConfig):
+class _FalconNormalized(DecoderNormalizedConfig):
     """Falcon's cache has 1 head (multi-query), all heads (new architecture) or num_kv_heads."""
 
     @property
@@ -123,8 +138,8 @@ def _tasks(*extra: str) -> tuple:
 
 TINY = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
             max_position_embeddings=128, pad_token_id=0, bos_token_id=1, eos_token_id=2)
-GPT2_NAMES = NormalizedTextConfig.with_args(num_layers="n_layer", hidden_size="n_embd", num_attention_heads="n_head")
-BLOOM_NAMES = NormalizedTextConfig.with_args(num_layers="n_layer", num_attention_heads="n_head")
+GPT2_NAMES = DecoderNormalizedConfig.with_args(num_layers="n_layer", hidden_size="n_embd", num_attention_heads="n_head")
+BLOOM_NAMES = DecoderNormalizedConfig.with_args(num_layers="n_layer", num_attention_heads="n_head")
 NO_POSITION_IDS = dict(USE_POSITION_IDS=False)
 
 ARCHITECTURES = [
