@@ -69,10 +69,10 @@ def test_plugins_debug_shows_traceback_only_when_asked():
 
 def test_export_delegates_to_plugin(tmp_path):
     out = tmp_path / "out"
-    result = run("export", "dummy", "-m", "some-model", str(out))
+    result = run("export", "dummy", "-m", "some-model", str(out), "--no-inspect")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "model.json").read_text()) == {"model": "some-model"}
-    again = run("export", "dummy", "-m", "some-model", str(out))
+    again = run("export", "dummy", "-m", "some-model", str(out), "--no-inspect")
     assert again.returncode == 1 and "not empty" in again.stderr and "--overwrite" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
@@ -89,6 +89,57 @@ def test_bad_input_is_one_line_and_nonzero(args, needle):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("xporter: error:") and needle in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def model_dir(tmp_path, config, weights="model.safetensors"):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    if weights:
+        (folder / weights).write_bytes(b"0")
+    return folder
+
+
+def test_export_resolves_framework_and_task(tmp_path):
+    folder = model_dir(tmp_path, {"model_type": "distilbert", "architectures": ["DistilBertForQuestionAnswering"]})
+    result = run("export", "dummy", "-m", str(folder), str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert record == {"model": str(folder), "framework": "pt", "task": "question-answering", "model_type": "distilbert"}
+
+
+@pytest.mark.parametrize("config, weights, extra, needle", [
+    (None, None, (), "does not exist; pass an existing local directory"),
+    ({"model_type": "distilbert"}, None, (), "no model weights found"),
+    ("{broken json", "model.safetensors", (), "config.json is not valid JSON"),
+    ({"model_type": "t5", "architectures": ["T5Model"]}, "model.safetensors", (),
+     "unsupported transformers model type for backend 'dummy' 't5'"),
+    ({"model_type": "distilbert"}, "model.safetensors", ("--task", "text-generation"),
+     "unsupported task for 'distilbert' on 'dummy' 'text-generation'"),
+    ({"model_type": "distilbert"}, "model.safetensors", ("--task", "fill-mak"), "did you mean 'fill-mask'"),
+])
+def test_bad_model_input_is_one_line(tmp_path, config, weights, extra, needle):
+    folder = model_dir(tmp_path, config, weights) if config is not None else tmp_path / "missing" / "model"
+    result = run("export", "dummy", "-m", str(folder), str(tmp_path / "out"), *extra)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (tmp_path / "out").exists(), "a failed export leaves no output"
+
+
+def test_unwritable_output(tmp_path):
+    folder = model_dir(tmp_path, {"model_type": "distilbert", "architectures": ["DistilBertModel"]})
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run("export", "dummy", "-m", str(folder), str(locked / "out"))
+        if os.geteuid() == 0:  # root ignores directory permissions: use a path under a file instead
+            result = run("export", "dummy", "-m", str(folder), str(folder / "config.json" / "out"))
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+        assert "cannot write to" in result.stderr or "is a file" in result.stderr, result.stderr
+    finally:
+        locked.chmod(0o700)
 
 
 def test_debug_flag_prints_traceback():

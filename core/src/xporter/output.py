@@ -24,6 +24,8 @@ def check_output_dir(path: Union[str, Path], overwrite: bool = False) -> Path:
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise OutputPathError(f"output directory {path} is not empty", "pass --overwrite to replace it, or another path")
     parent = path if path.is_dir() else _first_existing_parent(path)
+    if not parent.is_dir():
+        raise OutputPathError(f"cannot create {path}: {parent} is a file", "choose an output path inside a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputPathError(f"cannot write to {parent}", "choose an output directory you can write to")
     return path

@@ -36,12 +36,26 @@ def xporter_register_configs(register, backend):
 def _configure(parser):
     parser.add_argument("-m", "--model", required=True)
     parser.add_argument("output")
+    parser.add_argument("--task", default="auto")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--no-inspect", action="store_true", help="do not read the model folder")
 
 
 def _run(args):
+    """Resolve the model the way a real backend does (framework, task, config), then write JSON."""
+    from xporter import TasksManager
+    from xporter.hub import read_json_file
+
+    record = {"model": args.model}
+    if not args.no_inspect:
+        record["framework"] = TasksManager.determine_framework(args.model)
+        task = TasksManager.infer_task_from_model(args.model) if args.task == "auto" else args.task
+        config = read_json_file(args.model, "config.json") or {}
+        constructor = TasksManager.get_exporter_config_constructor("dummy", model_type=config.get("model_type", "?"),
+                                                                   task=task)
+        record.update(task=constructor.task, model_type=config.get("model_type"))
     with atomic_output_dir(args.output, args.overwrite) as staging:
-        Path(staging, "model.json").write_text(json.dumps({"model": args.model}))
+        Path(staging, "model.json").write_text(json.dumps(record))
     print(f"exported {args.model} to {args.output}")
     return 0
 
