@@ -144,3 +144,57 @@ def test_registration_conflict_inside_plugin_fails_that_plugin_only(isolated):
     TasksManager.create_register("clash")("distilbert", "fill-mask")(object)
     record = manager.register_plugin(make_plugin("clash", []), "clash")
     assert record.status == "failed" and "already registered" in record.reason
+
+
+def test_exporters_and_cli_commands_hooks(isolated):
+    from xporter import CliCommand, ExporterSpec
+    from xporter.plugins import load_target
+
+    _, manager = isolated
+    module = types.ModuleType("tf_plugin")
+
+    @hookimpl
+    def xporter_exporters():
+        return [ExporterSpec("onnx", "tf", "os.path:join", "TF -> ONNX"), ExporterSpec("tflite", "tf", "os:getcwd")]
+
+    @hookimpl
+    def xporter_cli_commands():
+        return [CliCommand("tflite", "export", lambda parser: None, lambda args: 0)]
+
+    module.xporter_exporters, module.xporter_cli_commands = xporter_exporters, xporter_cli_commands
+    manager.register_plugin(module, "tflite")
+    specs = manager.exporters("onnx", "tf")
+    assert [s.target for s in specs] == ["os.path:join"]
+    assert load_target(specs[0].target)("a", "b") == "a/b"
+    assert manager.exporters("onnx", "pt") == []
+    assert [c.name for c in manager.cli_commands("tflite")] == ["tflite"]
+
+
+def test_backend_extra_command_route(isolated, capsys):
+    from xporter import CliCommand
+    from xporter.cli.main import main
+
+    _, manager = isolated
+    module = types.ModuleType("extra")
+    ran = []
+
+    @hookimpl
+    def xporter_cli_commands():
+        def configure(parser):
+            parser.add_argument("--steps", type=int, default=1)
+
+        return [CliCommand("train", "train something", configure, lambda args: ran.append(args.steps) or 0)]
+
+    module.xporter_cli_commands = xporter_cli_commands
+    manager.register_plugin(module, "extra")
+    import xporter.cli.main as cli_main
+
+    original = cli_main.PLUGINS
+    cli_main.PLUGINS = manager
+    try:
+        assert main(["extra", "train", "--steps", "3"]) == 0
+        assert main(["extra", "nope"]) == 1
+    finally:
+        cli_main.PLUGINS = original
+    assert ran == [3]
+    assert "unknown command of backend 'extra' 'nope'" in capsys.readouterr().err
