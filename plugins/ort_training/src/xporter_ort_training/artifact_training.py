@@ -61,8 +61,10 @@ class ArtifactTrainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.module.lazy_reset_grad()
+        import numpy as np
+
         loss = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        return float(loss)
+        return float(np.asarray(loss).reshape(-1)[0])
 
     def eval_step(self, batch: Dict):
         """(loss, logits...) from the eval graph."""
