@@ -146,6 +146,12 @@ class TFLiteConfig:
                 sizes.setdefault(axis, int(value))
         return sizes
 
+    def used_shapes(self) -> Dict[str, int]:
+        """The sizes of the axes the exported inputs actually have."""
+        sizes = self.check_shapes()
+        used = {a for c in self.components() for s in c.inputs.values() for a in s.axes}
+        return {a: v for a, v in sizes.items() if a in used}
+
     def input_shape(self, spec: InputSpec) -> Tuple[int, ...]:
         sizes = self.check_shapes()
         return tuple(sizes[a] for a in spec.axes)
@@ -278,7 +284,10 @@ class Seq2SeqTFLiteConfig(TFLiteConfig):
             outputs = model.get_encoder()(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                                           training=False)
             return {"last_hidden_state": outputs.last_hidden_state}
+        # Keras refuses a call without its first argument; with ``encoder_outputs`` given,
+        # T5 never reads ``input_ids`` (the encoder is skipped), so the mask stands in for it.
         outputs = model(
+            inputs["encoder_attention_mask"],
             attention_mask=inputs["encoder_attention_mask"],
             decoder_input_ids=inputs["decoder_input_ids"],
             encoder_outputs=(inputs["encoder_hidden_states"],),

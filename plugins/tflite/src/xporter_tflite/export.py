@@ -25,10 +25,10 @@ SHAPE_ARGUMENTS = ("batch_size", "sequence_length", "num_choices", "height", "wi
 DEFAULT_ATOL = 1e-4
 
 
-def build_config(model: Any, model_type: str, task: str, shapes: Dict[str, Optional[int]]):
+def build_config(model_config: Any, model_type: str, task: str, shapes: Dict[str, Optional[int]]):
     """The TFLite config for (model_type, task) with static shapes checked."""
     constructor = TasksManager.get_exporter_config_constructor("tflite", model_type=model_type, task=task)
-    config = constructor(model.config, **{k: v for k, v in shapes.items() if v is not None})
+    config = constructor(model_config, **{k: v for k, v in shapes.items() if v is not None})
     config.check_shapes()
     return config
 
@@ -62,15 +62,16 @@ def export_tflite(
         quantization = QuantizationOptions(quantization)
     check_output_dir(output, overwrite)  # fail before the slow part
     with progress.step("load model"):
-        source = load_source(model, task, "tflite", cache_dir, trust_remote_code)
-        config = build_config(source.model, source.model_type, source.task, shapes)
+        precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
+        source = load_source(model, task, "tflite", cache_dir, trust_remote_code, precheck)
+        config = build_config(source.model.config, source.model_type, source.task, shapes)
     report: Dict[str, Any] = {
         "backend": "tflite",
         "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
         "model_type": source.model_type,
         "task": source.task,
         "checkpoint_framework": source.checkpoint_framework,
-        "shapes": config.check_shapes(),
+        "shapes": config.used_shapes(),
         "quantization": quantization.as_dict() if quantization else None,
         "atol": atol,
         "components": {},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from xporter import TasksManager
 from xporter.errors import FrameworkError, ModelConfigError
@@ -44,8 +44,12 @@ def _model_type_of(model: Any) -> str:
 
 
 def load_source(model: Any, task: Optional[str], backend: str, cache_dir: Optional[str] = None,
-                trust_remote_code: bool = False) -> Source:
-    """Load ``model`` (a path, repo id or TFPreTrainedModel) and resolve its task."""
+                trust_remote_code: bool = False, precheck: Optional[Callable[[Any, str, str], None]] = None) -> Source:
+    """Load ``model`` (a path, repo id or TFPreTrainedModel) and resolve its task.
+
+    ``precheck(model_config, model_type, task)`` runs before the weights are loaded (it
+    checks the static shapes), so a missing flag fails fast.
+    """
     if task in (None, "auto"):
         task = TasksManager.infer_task_from_model(model, cache_dir=cache_dir, library_name="transformers")
     task = TasksManager.map_from_synonym(task)
@@ -55,6 +59,8 @@ def load_source(model: Any, task: Optional[str], backend: str, cache_dir: Option
                                  "pass a TFPreTrainedModel, or the checkpoint folder (PyTorch weights are converted)")
         model_type = _model_type_of(model)
         TasksManager.get_exporter_config_constructor(backend, model_type=model_type, task=task)
+        if precheck is not None:
+            precheck(model.config, model_type, task)
         return Source(model, task, model_type, getattr(model.config, "_name_or_path", None) or None, "tf")
     from xporter import hub
 
@@ -67,6 +73,11 @@ def load_source(model: Any, task: Optional[str], backend: str, cache_dir: Option
     checkpoint_framework = TasksManager.determine_framework(model, cache_dir=cache_dir)
     if checkpoint_framework == "tf":
         skip_torch_import()
+    if precheck is not None:
+        from transformers import AutoConfig
+
+        precheck(AutoConfig.from_pretrained(model, cache_dir=cache_dir, trust_remote_code=trust_remote_code),
+                 model_type, task)
     import_tf()
     loaded = TasksManager.get_model_from_task(task, model, framework="tf", cache_dir=cache_dir,
                                               library_name="transformers", trust_remote_code=trust_remote_code)

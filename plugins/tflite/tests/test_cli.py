@@ -1,0 +1,52 @@
+"""``xporter export tflite`` end to end on a tiny BERT with a tokenizer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tiny_models import save_tiny, write_bert_tokenizer
+from xporter.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cli") / "bert"
+    save_tiny("bert", "text-classification", directory)
+    write_bert_tokenizer(directory, 100)
+    return directory
+
+
+def test_cli_json_report(bert_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["export", "tflite", "-m", str(bert_dir), str(out), "--batch-size", "1", "--sequence-length", "8",
+                 "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["task"] == "text-classification" and report["valid"]
+    assert report["shapes"] == {"batch_size": 1, "sequence_length": 8}
+    assert {"model.tflite", "vocab.txt", "tokenizer.json", "config.json"} <= {p.name for p in out.iterdir()}
+    # the .tflite keeps a named serving signature
+    from ai_edge_litert.interpreter import Interpreter
+
+    signature = Interpreter(model_path=str(out / "model.tflite")).get_signature_list()["serving_default"]
+    assert sorted(signature["inputs"]) == ["attention_mask", "input_ids", "token_type_ids"]
+    assert signature["outputs"] == ["logits"]
+
+
+def test_cli_missing_sequence_length_fails_before_export(bert_dir, tmp_path, capsys):
+    code = main(["export", "tflite", "-m", str(bert_dir), str(tmp_path / "out"), "--batch-size", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--sequence-length" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_refuses_non_empty_output(bert_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    code = main(["export", "tflite", "-m", str(bert_dir), str(out), "--batch-size", "1", "--sequence-length", "8"])
+    assert code == 1 and "--overwrite" in capsys.readouterr().err
+    assert (out / "keep.txt").is_file()
