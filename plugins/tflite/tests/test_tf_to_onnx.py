@@ -1,0 +1,71 @@
+"""TF -> ONNX with tf2onnx on tiny checkpoints, checked by onnx.checker and onnxruntime."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from tiny_models import save_tiny
+
+CASES = [
+    ("bert", "text-classification"),
+    ("distilbert", "question-answering"),
+    ("roberta", "feature-extraction"),
+    ("gpt2", "text-generation"),
+    ("vit", "image-classification"),
+    ("t5", "text2text-generation"),
+]
+
+
+@pytest.mark.parametrize("model_type, task", CASES, ids=[m for m, _ in CASES])
+def test_tf_to_onnx(model_type, task, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from xporter_tflite import export_tf_to_onnx
+
+    checkpoint = save_tiny(model_type, task, tmp_path / "model")
+    report = export_tf_to_onnx(str(checkpoint), tmp_path / "out", task=task)
+    assert report["valid"], report
+    for name, component in report["components"].items():
+        path = tmp_path / "out" / component["file"]
+        onnx.checker.check_model(str(path))
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == list(component["inputs"])
+        assert [o.name for o in session.get_outputs()] == list(component["outputs"])
+        # dynamic axes are named, and validation ran at two sizes
+        assert session.get_inputs()[0].shape[0] == "batch_size"
+        assert len(component["validation"]["checks"]) == 2
+    if model_type in ("bert", "gpt2", "t5"):
+        assert sum(c["erfc_rewritten"] for c in report["components"].values()) >= 1  # exact GELU / GELU-new
+    assert json.loads((tmp_path / "out" / "export_report.json").read_text())["framework"] == "tf"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xporter_onnx") is None, reason="xporter-onnx not installed")
+def test_xporter_export_onnx_dispatches_tf_checkpoints(tmp_path, capsys):
+    """`xporter export onnx` on a TF checkpoint goes through the (onnx, tf) ExporterSpec, with ONNX-config names."""
+    from xporter.cli.main import main
+
+    checkpoint = save_tiny("bert", "token-classification", tmp_path / "model")
+    code = main(["export", "onnx", "-m", str(checkpoint), str(tmp_path / "out"), "--task", "token-classification",
+                 "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads((tmp_path / "out" / "export_report.json").read_text())
+    assert report["exporter"] == "tf2onnx" and report["components"]["model"]["io_source"] == "xporter_onnx"
+
+
+def test_fallback_io_without_onnx_configs(tmp_path):
+    from xporter_tflite import export_tf_to_onnx
+
+    checkpoint = save_tiny("distilbert", "text-classification", tmp_path / "model")
+    report = export_tf_to_onnx(str(checkpoint), tmp_path / "out", use_onnx_configs=False, batch_size=1,
+                               sequence_length=5)
+    component = report["components"]["model"]
+    assert report["valid"] and component["io_source"] == "xporter_tflite"
+    assert component["inputs"] == {"input_ids": {"0": "batch_size", "1": "sequence_length"},
+                                   "attention_mask": {"0": "batch_size", "1": "sequence_length"}} or \
+        component["inputs"] == {"input_ids": {0: "batch_size", 1: "sequence_length"},
+                                "attention_mask": {0: "batch_size", 1: "sequence_length"}}
