@@ -16,7 +16,11 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
     config = AutoConfig.for_model(model_type.replace("-", "_") if model_type not in _HYPHENATED else model_type,
                                   **tiny)
     model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type)
-    model = model_class.from_config(config)
+    mapping = getattr(getattr(model_class, "_model_mapping", None), "__getitem__", None)
+    concrete = mapping(type(config)) if mapping is not None else model_class
+    if isinstance(concrete, (list, tuple)):  # e.g. DeiT: (ForImageClassification, ...WithTeacher)
+        concrete = concrete[0]
+    model = concrete(config) if concrete is not model_class else model_class.from_config(config)
     return model.eval()
 
 

@@ -12,14 +12,17 @@ SEG_AXES = {0: "batch_size", 1: "num_labels", 2: "height", 3: "width"}
 
 TINY_VIT = dict(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
                 num_attention_heads=4, intermediate_size=37, encoder_stride=8)
-TINY_CONV = dict(num_channels=3, hidden_sizes=[8, 16], depths=[1, 1], image_size=32)
+TINY_CONV = dict(num_channels=3, num_stages=2, hidden_sizes=[8, 16], depths=[1, 1], image_size=32)
 TINY_SWIN = dict(image_size=32, patch_size=4, num_channels=3, embed_dim=8, depths=[1, 1], num_heads=[2, 2],
                  window_size=4, encoder_stride=8)
 TINY_SEGFORMER = dict(num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
                       patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2],
                       decoder_hidden_size=16, image_size=32)
-TINY_DETR = dict(use_timm_backbone=False, use_pretrained_backbone=False, backbone="resnet18", backbone_config=None,
-                 d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+TINY_DETR = dict(use_timm_backbone=False, use_pretrained_backbone=False, backbone=None,
+                 backbone_config=dict(model_type="resnet", embedding_size=8, hidden_sizes=[8, 8, 16, 16],
+                                      depths=[1, 1, 1, 1], layer_type="basic",
+                                      out_features=["stage1", "stage2", "stage3", "stage4"]),
+                 d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=8, decoder_attention_heads=8,
                  encoder_ffn_dim=16, decoder_ffn_dim=16, num_queries=5, num_labels=3)
 TINY_YOLOS = dict(TINY_VIT, num_detection_tokens=5, image_size=[32, 32], num_labels=3)
 TINY_MOBILEVIT = dict(image_size=32, num_channels=3, hidden_sizes=[16, 16, 16], neck_hidden_sizes=[8, 8, 8, 8, 8, 8, 16],
