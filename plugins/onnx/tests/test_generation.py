@@ -8,6 +8,8 @@ PyTorch greedy loop (Whisper, whose ``generate`` adds task/language tokens).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 
 import numpy as np
@@ -34,7 +36,9 @@ def _row(table, model_type):
 
 def _export(tmp_path_factory, table, model_type, task):
     folder = tmp_path_factory.mktemp(f"{model_type}-{task}")
-    src = tiny_model_dir(_row(table, model_type), task, folder / "src")
+    row = _row(table, model_type)
+    # deepcopy: VisionEncoderDecoderConfig pops "model_type" out of the nested tiny dicts
+    src = tiny_model_dir(dataclasses.replace(row, tiny=copy.deepcopy(row.tiny)), task, folder / "src")
     report = xporter_onnx.export(src, folder / "onnx", task=task)
     assert report.ok, report.to_dict()["validation"]
     return src, folder / "onnx"

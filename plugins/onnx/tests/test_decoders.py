@@ -1,0 +1,154 @@
+"""Decoder and seq2seq tables: registration, graph names, and an export+validate sweep.
+
+Every (model_type, task) row of ``configs/decoder.py`` and ``configs/seq2seq.py`` is
+exported from a tiny random model and validated against PyTorch on shapes (batch, sequence,
+past length, encoder length) different from the trace. The cache-free variants of
+seq2seq families other than t5/bart/whisper exercise the same code as their ``-with-past``
+export's first two graphs and run under ``-m slow`` only.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from xporter_onnx.configs import decoder as decoder_table  # noqa: E402
+from xporter_onnx.configs import seq2seq as seq2seq_table  # noqa: E402
+
+ROWS = [*decoder_table.ARCHITECTURES, *seq2seq_table.ARCHITECTURES]
+SPLIT_FAST_FAMILIES = ("t5", "bart", "whisper", "vision-encoder-decoder")
+REFERENCE = Path("/work/shared/reference/optimum-onnx-support.json")
+
+
+def _is_split(row, task) -> bool:
+    return issubclass(row.config_class, seq2seq_table.Seq2SeqOnnxConfig) and \
+        task.replace("-with-past", "") in seq2seq_table.SPLIT_TASKS
+
+
+def _cases():
+    for row in ROWS:
+        for task in row.tasks:
+            slow = _is_split(row, task) and not task.endswith("-with-past") and row.model_type not in SPLIT_FAST_FAMILIES
+            marks = (pytest.mark.slow,) if slow else ()
+            yield pytest.param(row, task, id=f"{row.model_type}-{task}", marks=marks)
+
+
+def test_tables_register_with_the_tasks_manager():
+    from xporter import TasksManager
+
+    for row in ROWS:
+        supported = TasksManager.get_supported_tasks_for_model_type(row.model_type, "onnx")
+        for task in row.tasks:
+            assert supported[task].config_class is row.config_class, (row.model_type, task)
+    assert "text-generation-with-past" in TasksManager.get_supported_tasks_for_model_type("gpt-neox", "onnx")
+
+
+def test_tables_cover_optimum_task_lists():
+    """Each family exports at least the tasks Optimum registered for it."""
+    assert REFERENCE.is_file(), "the coverage reference ships with the workspace"
+    reference = json.loads(REFERENCE.read_text())
+    for model_type in {row.model_type for row in ROWS}:
+        key = f"transformers:{model_type}"
+        expected = set(reference.get(key) or reference.get(key.replace("-", "_")) or ())
+        assert expected, model_type
+        ours = {t for row in ROWS if row.model_type == model_type for t in row.tasks}
+        assert expected <= ours, (model_type, sorted(expected - ours))
+
+
+def test_config_modules_stay_import_light():
+    code = ("import sys; import xporter_onnx.configs.decoder, xporter_onnx.configs.seq2seq, xporter_onnx.past, "
+            "xporter_onnx.generation; heavy = [m for m in ('torch', 'transformers', 'onnxruntime', 'onnx') "
+            "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_decoder_config_declares_optimum_io():
+    from transformers import LlamaConfig
+
+    cls = next(r for r in decoder_table.ARCHITECTURES if r.model_type == "llama").config_class
+    cfg = LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    onnx_config = cls(cfg, task="text-generation", use_past=True, use_past_in_inputs=True)
+    assert list(onnx_config.inputs)[:3] == ["input_ids", "attention_mask", "position_ids"]
+    assert onnx_config.inputs["attention_mask"] == {0: "batch_size", 1: "past_sequence_length + sequence_length"}
+    assert onnx_config.inputs["past_key_values.1.value"] == {0: "batch_size", 2: "past_sequence_length"}
+    assert list(onnx_config.outputs) == ["logits"] + [f"present.{i}.{k}" for i in range(2) for k in ("key", "value")]
+    dummy = onnx_config.generate_dummy_inputs("pt", batch_size=2, sequence_length=3, past_sequence_length=5)
+    assert tuple(dummy["past_key_values.0.key"].shape) == (2, 2, 5, 8)  # GQA: 2 kv heads
+    assert tuple(dummy["attention_mask"].shape) == (2, 8)
+    assert dummy["position_ids"][0].tolist() == [5, 6, 7]
+    classification = cls(cfg, task="text-classification")
+    assert list(classification.inputs) == ["input_ids", "attention_mask"]
+
+
+def test_falcon_cache_heads_follow_the_architecture():
+    from transformers import FalconConfig
+
+    cls = next(r for r in decoder_table.ARCHITECTURES if r.model_type == "falcon").config_class
+    base = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+    heads = {name: cls(FalconConfig(**base, **kw)).normalized_config.num_key_value_heads for name, kw in {
+        "multi_query": {}, "new_arch": dict(new_decoder_architecture=True, num_kv_heads=2),
+        "mha": dict(multi_query=False)}.items()}
+    assert heads == {"multi_query": 1, "new_arch": 4, "mha": 4}
+
+
+def test_traceable_masks_match_transformers():
+    """On transformers 4.x the vmap-free mask equals the library's; on 5.x nothing is patched."""
+    import torch
+    from transformers import masking_utils as mu
+
+    from xporter_onnx import past
+
+    original = mu.sdpa_mask
+    if "use_vmap" in __import__("inspect").signature(mu.sdpa_mask).parameters:
+        with past.traceable_masks():
+            assert mu.sdpa_mask is original
+        return
+    padding = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    for function in (mu.causal_mask_function, mu.sliding_window_causal_mask_function(3)):
+        kwargs = dict(batch_size=2, cache_position=torch.arange(3, 7), kv_length=7, mask_function=function,
+                      attention_mask=padding, allow_is_causal_skip=False)
+        expected = original(**kwargs)
+        with past.traceable_masks():
+            assert mu.sdpa_mask is not original
+            got = mu.sdpa_mask(**kwargs)
+        assert torch.equal(got, expected)
+    assert mu.sdpa_mask is original
+
+
+@pytest.mark.parametrize("row,task", list(_cases()))
+def test_tiny_export_validates(row, task, tmp_path):
+    import onnx
+
+    import xporter_onnx
+    from xporter_onnx.testing import tiny_model_dir
+
+    # deepcopy: VisionEncoderDecoderConfig pops "model_type" out of the nested tiny dicts
+    source = tiny_model_dir(dataclasses.replace(row, tiny=copy.deepcopy(row.tiny)), task, tmp_path / "src")
+    report = xporter_onnx.export(source, tmp_path / "onnx", task=task)
+    assert report.ok and report.validation, report.to_dict()["validation"]
+    with_past = task.endswith("-with-past")
+    if _is_split(row, task):
+        expected = ["encoder_model", "decoder_model"] + (["decoder_with_past_model"] if with_past else [])
+    else:
+        expected = ["model"]
+    assert list(report.parts) == expected
+    for check in report.validation:
+        part = report.parts[check.part]
+        graph = onnx.load(str(tmp_path / "onnx" / part["file"]), load_external_data=False).graph
+        assert [o.name for o in graph.output] == list(part["outputs"])
+        assert set(i.name for i in graph.input) <= set(part["inputs"])
+        assert check.input_shapes != part["trace_shapes"]  # validated on other shapes than traced
+    names = [o for part in report.parts.values() for o in part["outputs"]]
+    assert any(n.startswith("present.") for n in names) == with_past
+    if with_past and not _is_split(row, task):
+        assert "past_key_values.0.key" in report.parts["model"]["inputs"]
