@@ -33,6 +33,7 @@ def export(args: argparse.Namespace, progress: Progress) -> dict:
 
     check_environment()
     check_output_dir(args.output, args.overwrite)
+    _check_task_before_loading(args)
     with progress.step("load"):
         model = TasksManager.get_model_from_task(args.task, args.model, framework="pt", library_name="transformers",
                                                  trust_remote_code=args.trust_remote_code,
@@ -45,6 +46,15 @@ def export(args: argparse.Namespace, progress: Progress) -> dict:
         model.config.save_pretrained(staging)
     report["output"] = str(args.output)
     return report
+
+
+def _check_task_before_loading(args) -> None:
+    """Fail fast (before loading weights) when the model type or task has no loss head."""
+    from xporter import TasksManager, hub
+
+    config = hub.read_json_file(args.model, "config.json") or {}
+    if config.get("model_type"):
+        TasksManager.get_exporter_config_constructor("ort_training", model_type=config["model_type"], task=args.task)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -1,0 +1,32 @@
+"""The ORTTrainer example under torchrun --nproc_per_node 2 (gloo DDP on CPU)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_classification.py"
+
+
+def _torchrun(tmp_path, name, *extra):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    out = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "0" if False else "29517",
+                          str(EXAMPLE), "--output", str(tmp_path / name), "--max-steps", "10", *extra],
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = next(l for l in out.stdout.splitlines() if l.startswith("{\"world_size\""))
+    return json.loads(line)
+
+
+@pytest.mark.usefixtures("ort_ready")
+def test_two_process_ortrainer_matches_pytorch_ddp(tmp_path):
+    ort = _torchrun(tmp_path, "ort")
+    assert ort["world_size"] == 2
+    assert ort["ort_active"] == [True, True], "a rank fell back to PyTorch"
+    assert ort["wrapped"] == "DistributedDataParallel"
+    pytorch = _torchrun(tmp_path, "pt", "--pytorch")
+    assert np.max(np.abs(np.array(ort["losses"]) - np.array(pytorch["losses"]))) < 1e-3
