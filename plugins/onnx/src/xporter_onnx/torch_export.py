@@ -29,7 +29,7 @@ def _dynamic_shapes(dynamic_axes: Dict[str, Dict[int, str]], input_names) -> tup
     def dim(name: str):
         key = "".join(ch if ch.isalnum() else "_" for ch in name)
         if key not in dims:
-            dims[key] = torch.export.Dim.DYNAMIC
+            dims[key] = torch.export.Dim.AUTO
         return dims[key]
 
     # The wrapper's forward is ``forward(*args)``: one varargs entry holding a spec per input.

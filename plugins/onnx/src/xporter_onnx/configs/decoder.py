@@ -43,7 +43,8 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     Class attributes a row may set:
 
     * ``USE_POSITION_IDS``: the graph takes ``position_ids`` for generation/feature tasks
-      (False for ALiBi models: bloom, opt as in Optimum).
+      (False for bloom, which uses ALiBi, and for opt and the bart-like causal LMs, which
+      derive positions from the attention mask / past length, as in Optimum's exports).
     * ``NORMALIZED_CONFIG_CLASS``: how the family spells layers/heads/hidden size.
     """
 

@@ -1,0 +1,62 @@
+"""Exporter options: dynamo path, dtype, external data, optimization, custom configs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import xporter_onnx
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert_dir", "tiny_vit_dir"])
+def test_dynamo_exporter(fixture, request, tmp_path):
+    import onnx
+
+    source = request.getfixturevalue(fixture)
+    report = xporter_onnx.export(source, tmp_path / "out", dynamo=True)
+    assert report.exporter == "dynamo" and report.opset >= 18 and report.ok
+    graph = onnx.load(str(tmp_path / "out" / "model.onnx"), load_external_data=False).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch_size"
+
+
+def test_external_data_on_request(tiny_bert_dir, tmp_path):
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", external_data=True)
+    assert (tmp_path / "out" / "model.onnx_data").is_file()
+    assert "model.onnx_data" in report.files and report.ok
+
+
+def test_fp16_export(tiny_bert_dir, tmp_path):
+    import onnx
+
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", dtype="fp16")
+    assert report.ok and report.dtype == "fp16"
+    graph = onnx.load(str(tmp_path / "out" / "model.onnx")).graph
+    weights = [t.data_type for t in graph.initializer if len(t.dims) == 2]
+    assert onnx.TensorProto.FLOAT16 in weights and onnx.TensorProto.FLOAT not in weights
+
+
+@pytest.mark.parametrize("level", ["O1", "O2", "O3"])
+def test_optimize_levels(tiny_bert_dir, tmp_path, level):
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", optimize=level)
+    assert (tmp_path / "out" / "model_optimized.onnx").is_file()
+    assert report.optimization["level"] == level and report.optimization["validation"][0]["ok"]
+
+
+def test_custom_onnx_config_for_unregistered_model(tiny_bert_dir, tmp_path):
+    from xporter_onnx import TextEncoderOnnxConfig
+
+    class MyConfig(TextEncoderOnnxConfig):
+        INPUT_NAMES = ("input_ids", "attention_mask")
+
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", custom_onnx_config=MyConfig)
+    assert list(report.parts["model"]["inputs"]) == ["input_ids", "attention_mask"] and report.ok
+
+
+def test_opset_override(tiny_bert_dir, tmp_path):
+    import onnx
+
+    xporter_onnx.export(tiny_bert_dir, tmp_path / "out", opset=17)
+    model = onnx.load(str(tmp_path / "out" / "model.onnx"))
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    assert json.loads((tmp_path / "out" / "export_report.json").read_text())["opset"] == 17
