@@ -1,6 +1,7 @@
 """Import-lightness, registration and bad-input checks (no ORTModule training here)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,9 @@ from xporter.errors import PluginUnavailableError
 
 
 def _run(code):
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # a fresh environment: earlier tests in this process applied the compat layer (it sets an env var)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORTMODULE_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
