@@ -30,7 +30,8 @@ def assert_ort_ran(trainer):
     from xporter_ort_training import ort_module
 
     assert trainer.ort_model is not None, "ORTTrainer did not wrap the model in ORTModule"
-    assert ort_module.ort_backend_active(trainer.model_wrapped), "ORTModule fell back to PyTorch"
+    assert ort_module.find_ort_module(trainer.model_wrapped) is not None or trainer.is_deepspeed_enabled
+    assert ort_module.ort_backend_active(trainer.ort_model), "ORTModule fell back to PyTorch"
 
 
 @pytest.fixture(scope="session")

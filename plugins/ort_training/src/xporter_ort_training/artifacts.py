@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -112,6 +113,44 @@ def _dropout_as_identity():
         torch.nn.functional.dropout = original
 
 
+def _ortmodule_symbolic_names() -> set:
+    """Symbolic overrides ORTModule registers globally in torch.onnx (ATen fallbacks, contrib ops)."""
+    names = set()
+    registry = sys.modules.get("onnxruntime.training.ortmodule._custom_op_symbolic_registry")
+    if registry is not None:
+        names.update(registry.CustomOpSymbolicRegistry._SYMBOLICS)
+    contrib = sys.modules.get("onnxruntime.tools.pytorch_export_contrib_ops")
+    if contrib is not None:
+        names.update(contrib._registered_ops)
+    return {f"aten{n}" if n.startswith("::") else n for n in names}
+
+
+@contextlib.contextmanager
+def _without_ortmodule_symbolics():
+    """Export with torch's standard symbolics even after ORTModule ran in this process.
+
+    ORTModule maps e.g. ``aten::embedding`` to an ORT ``ATen`` op, which the training API's
+    gradient builder cannot type; the artifact graphs must use standard ONNX ops.
+    """
+    from torch.onnx._internal.torchscript_exporter import registration
+
+    saved = []
+    for name in _ortmodule_symbolic_names():
+        group = registration.registry.get_function_group(name)
+        if group is None:
+            continue
+        overrides = dict(group._functions._overrides)
+        for opset in overrides:
+            group._functions.remove_override(opset)
+        saved.append((group, overrides))
+    try:
+        yield
+    finally:
+        for group, overrides in saved:
+            for opset, func in overrides.items():
+                group._functions.override(opset, func)
+
+
 def export_loss_graph(model, config: OrtTrainingConfig, path: Path, batch_size: int = 2, sequence_length: int = 16):
     """Export the model plus loss inputs to ``path``; return (onnx model, parameter names)."""
     import onnx
@@ -133,7 +172,7 @@ def export_loss_graph(model, config: OrtTrainingConfig, path: Path, batch_size: 
                     for name in config.labels})
     dynamic.update({name: {0: "batch", 1: "sequence"} for name in head.logits if head.kind != "sequence"})
     dynamic.update({name: {0: "rows"} for name in loss_names})
-    with torch.no_grad(), _dropout_as_identity():
+    with torch.no_grad(), _dropout_as_identity(), _without_ortmodule_symbolics():
         torch.onnx.export(wrapper, args, str(path), input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic, opset_version=config.opset, do_constant_folding=False,
                           training=torch.onnx.TrainingMode.TRAINING, dynamo=False)

@@ -106,7 +106,7 @@ class ORTTrainer(Trainer):
         return wrapped
 
     def ort_backend_active(self) -> bool:
-        return ort_module.ort_backend_active(self.model_wrapped if self.ort_model is not None else None)
+        return ort_module.ort_backend_active(self.ort_model)
 
     # -- loss ---------------------------------------------------------------------------
     def _external_loss(self, outputs, labels):
