@@ -16,7 +16,9 @@ TINY_CONFIGS = {
     "deberta-v2": TEXT,
     "distilbert": dict(vocab_size=100, dim=32, n_layers=1, n_heads=2, hidden_dim=37, max_position_embeddings=64),
     "electra": dict(TEXT, embedding_size=16),
-    "flaubert": dict(vocab_size=100, emb_dim=32, n_layers=1, n_heads=2, max_position_embeddings=64),
+    # TFFlaubertForMultipleChoice reads config.initializer_range, which FlaubertConfig lacks
+    "flaubert": dict(vocab_size=100, emb_dim=32, n_layers=1, n_heads=2, max_position_embeddings=64,
+                     initializer_range=0.02),
     "mobilebert": dict(TEXT, embedding_size=16, intra_bottleneck_size=16, num_feedforward_networks=1),
     "mpnet": TEXT,
     "resnet": dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=3),
@@ -37,14 +39,16 @@ SHAPES = dict(batch_size=2, sequence_length=8, num_choices=2, height=32, width=3
 def tiny_config(model_type: str, **overrides):
     from transformers import AutoConfig
 
-    return AutoConfig.for_model(model_type.replace("-", "_") if model_type == "deberta-v2" else model_type,
-                                **{**TINY_CONFIGS[model_type], **overrides})
+    return AutoConfig.for_model(model_type, **{**TINY_CONFIGS[model_type], **overrides})
 
 
-def build_tf_model(model_type: str, task: str, **overrides):
+def build_tf_model(model_type: str, task: str, seed: int = 0, **overrides):
     """A randomly initialised TF model of the task's head, built (weights created)."""
     from xporter import TasksManager
 
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)  # deterministic weights: accuracy thresholds must not be flaky
     config = tiny_config(model_type, **overrides)
     model_class = TasksManager.get_model_class_for_task(task, framework="tf", model_type=config.model_type)
     model = model_class.from_config(config)

@@ -123,14 +123,18 @@ def _export_component(source, config, component, quantization, staging: Path, pr
         result["float32_size_bytes"] = float_size
         result["size_ratio"] = round(len(flatbuffer) / float_size, 4)
     if validate:
-        from .validate import LiteRTRunner, compare
+        from .litert_worker import LiteRTCrash, run_isolated
+        from .validate import compare
 
         samples = num_validation_samples or (20 if quantization is not None else sizes["batch_size"])
         num_batches = max(1, math.ceil(samples / sizes["batch_size"]))
         with progress.step(f"validate {label} with LiteRT ({num_batches} batch{'es' if num_batches > 1 else ''})"):
-            runner = LiteRTRunner(str(path))
             batches = [config.generate_dummy_inputs(component, seed=10_000 + i) for i in range(num_batches)]
             references = [call_reference(source.model, config, component, b) for b in batches]
-            candidates = [runner(b) for b in batches]
-            result["validation"] = compare(references, candidates, quantization is not None, atol)
+            try:
+                candidates = run_isolated(str(path), batches)
+            except LiteRTCrash as exc:
+                result["validation"] = {"valid": False, "problems": [str(exc)], "outputs": {}, "num_batches": 0}
+            else:
+                result["validation"] = compare(references, candidates, quantization is not None, atol)
     return result
