@@ -128,3 +128,21 @@ def test_fallback_to_pytorch_only_when_asked_and_detected(tmp_path):
     assert trainer.ort_backend_active() is False  # the fallback is visible, never reported as ORT
     with pytest.raises(AssertionError, match="fell back"):
         assert_ort_ran(trainer)
+
+
+def test_artifact_export_after_ortmodule_ran_in_this_process(tmp_path):
+    """ORTModule registers global ATen symbolics; the artifact export must not pick them up."""
+    import onnx
+
+    from xporter_ort_training.artifact_training import ArtifactTrainer
+    from xporter_ort_training.artifacts import generate_training_artifacts, resolve_config
+    from xporter_ort_training.testing import tiny_model
+
+    train(ORTTrainer, ORTTrainingArguments, "bert", "text-classification", tmp_path, "ort", steps=1)
+    model = tiny_model("bert")
+    generate_training_artifacts(model, resolve_config(model, "text-classification"), tmp_path)
+    assert not [n for n in onnx.load(str(tmp_path / "base_model.onnx")).graph.node if n.op_type == "ATen"]
+    trainer = ArtifactTrainer(tmp_path)
+    batch = {name: np.ones((2, 16), dtype=np.int64) for name in trainer.manifest["inputs"]}
+    batch["labels"] = np.zeros((2,), dtype=np.int64)
+    assert np.isfinite(trainer.train_step(batch))

@@ -72,14 +72,22 @@ def import_ort_training():
 
 
 def import_ortmodule(build_extensions: bool = True):
-    """Return ``onnxruntime.training.ortmodule`` ready to use (extension built on demand)."""
-    import_ort_training()
+    """Return ``onnxruntime.training.ortmodule`` ready to use (extension built on demand).
+
+    The extension is built *before* the first import: ORTModule records a missing extension
+    at import time and would refuse to start even after a later build.
+    """
+    check_environment()
     if build_extensions:
         from . import extensions
 
         extensions.build()
+    import_ort_training()
     try:
         from onnxruntime.training import ortmodule
     except ImportError as exc:
         raise missing_ort_training_error(f"ORTModule import failed: {exc}") from exc
+    pending = ortmodule._FALLBACK_INIT_EXCEPTION
+    if build_extensions and pending is not None and "extensions were not detected" in str(pending):
+        ortmodule._FALLBACK_INIT_EXCEPTION = None  # imported before the build above; it is there now
     return ortmodule
