@@ -29,8 +29,16 @@ FLOOR_SCRIPT = textwrap.dedent("""
     import sys, torch
     from transformers import AutoModel
     model = AutoModel.from_pretrained(sys.argv[1]).eval()
+
+    class Plain(torch.nn.Module):  # the minimal adapter torch.onnx.export needs for keyword inputs
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
     ids = torch.ones(2, 16, dtype=torch.long)
-    torch.onnx.export(model, (ids, torch.ones_like(ids)), sys.argv[2], dynamo=False, opset_version=14,
+    torch.onnx.export(Plain(model).eval(), (ids, torch.ones_like(ids)), sys.argv[2], dynamo=False, opset_version=14,
                       input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}})
 """)

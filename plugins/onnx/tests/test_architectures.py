@@ -9,6 +9,11 @@ import pytest
 from xporter_onnx.configs import all_architectures
 
 MY_TABLES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers")
+# Model types the issue lists: every task in the default run. Rows added beyond them run
+# their first and last task by default (other heads share the same trunk), the rest with -m slow.
+REQUIRED = {"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta", "deberta-v2",
+            "mpnet", "mobilebert", "modernbert", "vit", "deit", "beit", "convnext", "resnet", "swin", "dinov2",
+            "segformer", "detr", "yolos", "mobilevit", "wav2vec2", "hubert", "wavlm", "clip", "siglip"}
 
 
 def _cases():
@@ -17,8 +22,10 @@ def _cases():
             continue
         if row.library != "transformers":
             continue
-        for task in row.tasks:
-            yield pytest.param(row, task, id=f"{row.model_type}-{task}")
+        for i, task in enumerate(row.tasks):
+            default = row.model_type in REQUIRED or i in (0, len(row.tasks) - 1)
+            marks = () if default else (pytest.mark.slow,)
+            yield pytest.param(row, task, id=f"{row.model_type}-{task}", marks=marks)
 
 
 def _row_module(row):

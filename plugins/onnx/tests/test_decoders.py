@@ -152,3 +152,19 @@ def test_tiny_export_validates(row, task, tmp_path):
     assert any(n.startswith("present.") for n in names) == with_past
     if with_past and not _is_split(row, task):
         assert "past_key_values.0.key" in report.parts["model"]["inputs"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table,model_type,task", [(decoder_table, "llama", "text-generation-with-past"),
+                                                   (seq2seq_table, "t5", "text2text-generation-with-past")],
+                         ids=["llama", "t5"])
+def test_dynamo_export_validates(table, model_type, task, tmp_path):
+    """The torch.export (dynamo) path with caches; T5 needs eager attention there."""
+    import xporter_onnx
+    from xporter_onnx.testing import tiny_model_dir
+
+    row = next(r for r in table.ARCHITECTURES if r.model_type == model_type)
+    source = tiny_model_dir(dataclasses.replace(row, tiny=copy.deepcopy(row.tiny)), task, tmp_path / "src")
+    report = xporter_onnx.export(source, tmp_path / "onnx", task=task, dynamo=True,
+                                 model_kwargs={"attn_implementation": "eager"})
+    assert report.ok and report.exporter == "dynamo", report.to_dict()["validation"]

@@ -13,6 +13,8 @@ A config class answers, for one model type and task:
 * ``NORMALIZED_CONFIG_CLASS``: a :class:`~xporter_onnx.normalized.NormalizedConfig`
   (subclass or ``NormalizedConfig.with_args(num_layers="n_layer")``) through which
   generators read sizes, so one class serves many architectures.
+* ``ATTN_IMPLEMENTATION`` (``"eager"`` by default, ``None`` = transformers' default),
+  passed to ``from_pretrained`` by the exporter.
 * ``DEFAULT_ONNX_OPSET``, ``ATOL_FOR_VALIDATION`` (float or ``{task: float}``),
   ``SUPPORTS_PAST``, ``MODEL_KWARGS`` (extra forward kwargs, e.g. ``use_cache``),
   ``VALIDATION_SHAPES`` (the shapes validation uses, different from the trace shapes).
@@ -84,6 +86,10 @@ class OnnxConfig:
     VALIDATION_SHAPES: Dict[str, Any] = {"batch_size": 3, "sequence_length": 9, "num_choices": 3,
                                          "audio_sequence_length": 12000, "nb_max_frames": 3000}
     MIN_TRANSFORMERS_VERSION: Optional[str] = None
+    # Attention implementation the model is loaded with for export. "eager" traces to the
+    # classic MatMul/Softmax pattern ONNX Runtime's fusions recognise (SDPA's does not);
+    # None keeps the transformers default.
+    ATTN_IMPLEMENTATION: Optional[str] = "eager"
 
     def __init__(
         self,

@@ -132,6 +132,10 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
         constructor = custom_onnx_config
     base_task = task.replace("-with-past", "")
+    config_class = getattr(constructor, "config_class", constructor)
+    model_kwargs = dict(model_kwargs or {})
+    if getattr(config_class, "ATTN_IMPLEMENTATION", None) and library in ("transformers", "sentence_transformers"):
+        model_kwargs.setdefault("attn_implementation", config_class.ATTN_IMPLEMENTATION)
     with progress.step("load"):
         model = load_model(model_name_or_path, base_task, library, dtype=dtype, device=device, cache_dir=cache_dir,
                            trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)

@@ -25,4 +25,8 @@ ARCHITECTURES = [
     Arch("data2vec-audio", FULL_FAMILY, AudioOnnxConfig, AUDIO,
          tiny=dict(TINY_W2V, num_conv_pos_embeddings=4, conv_pos_kernel_size=4)),
     Arch("sew", CTC_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_SEW),
+    Arch("wav2vec2-conformer", FULL_FAMILY, AudioOnnxConfig, AUDIO,
+         tiny=dict(TINY_W2V, conv_depthwise_kernel_size=3, position_embeddings_type="relative")),
+    Arch("sew-d", CTC_FAMILY, AudioOnnxConfig, AUDIO,
+         tiny=dict(TINY_SEW, position_buckets=16, max_position_embeddings=64, share_att_key=True)),
 ]
