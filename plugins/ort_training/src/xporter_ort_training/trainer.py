@@ -57,6 +57,8 @@ class ORTTrainer(Trainer):
         check_environment()  # clear one-line error before any work when ORT training is missing
         if args is None:
             args = ORTTrainingArguments(output_dir="tmp_trainer")
+        if "tokenizer" in kwargs:  # seed 004 / transformers 4 name; transformers 5 calls it processing_class
+            kwargs.setdefault("processing_class", kwargs.pop("tokenizer"))
         super().__init__(model, args, *positional, **kwargs)
         self.ort_model = None
         self._module_with_loss = None
@@ -73,6 +75,10 @@ class ORTTrainer(Trainer):
             return get_ort_optimizer_cls_and_kwargs(args)
         return Trainer.get_optimizer_cls_and_kwargs(args, model)
 
+    def _ort_option(self, name: str, default):
+        """ORT fields of ``args``; plain ``TrainingArguments`` get the ORTTrainingArguments defaults."""
+        return getattr(self.args, name, default)
+
     # -- model wrapping -----------------------------------------------------------------
     def _ort_wrap(self, model: nn.Module) -> nn.Module:
         for module in model.modules():
@@ -82,12 +88,13 @@ class ORTTrainer(Trainer):
             if getattr(config, "use_cache", False):
                 config.use_cache = False
         target = model
-        if self.args.use_module_with_loss:
+        if self._ort_option("use_module_with_loss", False):
             external = self._external_loss if (self.label_smoother or self.compute_loss_func) else None
             self._module_with_loss = target = ModuleWithLoss(model, external)
         self.ort_model = ort_module.wrap(
-            target, save_onnx=self.args.save_onnx, onnx_prefix=self.args.onnx_prefix, save_path=self.args.output_dir,
-            log_level=self.args.onnx_log_level, fallback=self.args.ort_fallback_to_pytorch,
+            target, save_onnx=self._ort_option("save_onnx", False), onnx_prefix=self._ort_option("onnx_prefix", None),
+            save_path=self.args.output_dir, log_level=str(self._ort_option("onnx_log_level", "WARNING")).upper(),
+            fallback=self._ort_option("ort_fallback_to_pytorch", False),
         )
         return self.ort_model
 
@@ -132,6 +139,6 @@ class ORTTrainer(Trainer):
 
     def training_step(self, model: nn.Module, inputs: dict, num_items_in_batch: Any = None) -> torch.Tensor:
         loss = super().training_step(model, inputs, num_items_in_batch)
-        if not self.args.ort_fallback_to_pytorch and self.ort_model is not None and not self.ort_backend_active():
+        if not self._ort_option("ort_fallback_to_pytorch", False) and self.ort_model is not None and not self.ort_backend_active():
             raise ort_module.export_error(model, RuntimeError("ORTModule fell back to PyTorch"))
         return loss
