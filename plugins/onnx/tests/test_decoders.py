@@ -2,9 +2,9 @@
 
 Every (model_type, task) row of ``configs/decoder.py`` and ``configs/seq2seq.py`` is
 exported from a tiny random model and validated against PyTorch on shapes (batch, sequence,
-past length, encoder length) different from the trace. The cache-free variants of
-seq2seq families other than t5/bart/whisper exercise the same code as their ``-with-past``
-export's first two graphs and run under ``-m slow`` only.
+past length, encoder length) different from the trace. Outside ``FAST_FAMILIES``, cases
+whose code path another default case covers (seq2seq cache-free and feature-extraction
+graphs, decoders' cache-free feature-extraction) run under ``-m slow`` only (time budget).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from xporter_onnx.configs import decoder as decoder_table  # noqa: E402
 from xporter_onnx.configs import seq2seq as seq2seq_table  # noqa: E402
 
 ROWS = [*decoder_table.ARCHITECTURES, *seq2seq_table.ARCHITECTURES]
-SPLIT_FAST_FAMILIES = ("t5", "bart", "whisper", "vision-encoder-decoder")
+# Families whose every task runs by default; the others skip duplicated code paths by default.
+FAST_FAMILIES = ("gpt2", "llama", "t5", "whisper", "vision-encoder-decoder")
 REFERENCE = Path("/work/shared/reference/optimum-onnx-support.json")
 
 
@@ -34,11 +35,19 @@ def _is_split(row, task) -> bool:
         task.replace("-with-past", "") in seq2seq_table.SPLIT_TASKS
 
 
+def _is_slow(row, task) -> bool:
+    """Cases whose code path another default case already covers (kept for ``-m slow``)."""
+    if row.model_type in FAST_FAMILIES:
+        return False
+    if _is_split(row, task):  # cache-free graphs and the base-model head of seq2seq families
+        return not task.endswith("-with-past") or task.startswith("feature-extraction")
+    return task == "feature-extraction"  # decoders: the -with-past variant covers the base model
+
+
 def _cases():
     for row in ROWS:
         for task in row.tasks:
-            slow = _is_split(row, task) and not task.endswith("-with-past") and row.model_type not in SPLIT_FAST_FAMILIES
-            marks = (pytest.mark.slow,) if slow else ()
+            marks = (pytest.mark.slow,) if _is_slow(row, task) else ()
             yield pytest.param(row, task, id=f"{row.model_type}-{task}", marks=marks)
 
 

@@ -131,8 +131,9 @@ class DummyBboxInputGenerator(DummyInputGenerator):
 
     def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
         seq = self.shapes["sequence_length"]
+        # two random points per token, sorted per coordinate -> (x0, y0, x1, y1) with x0 <= x1, y0 <= y1
         corners = np.sort(self.random_int(1000, (self.batch_size, seq, 2, 2), int_dtype), axis=2)
-        array = corners.transpose(0, 1, 3, 2).reshape(self.batch_size, seq, 4)
+        array = corners.reshape(self.batch_size, seq, 4)
         return to_framework(array, framework, float_dtype)
 
 

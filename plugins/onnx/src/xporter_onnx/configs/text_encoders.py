@@ -51,7 +51,6 @@ ARCHITECTURES = [
     Arch("rembert", ALL_TEXT, TextEncoderOnnxConfig,
          tiny=dict(TINY_TEXT, input_embedding_size=16, output_embedding_size=16)),
     Arch("roformer", ALL_TEXT, TextEncoderOnnxConfig, tiny=TINY_TEXT),
-    Arch("squeezebert", ALL_TEXT, TextEncoderOnnxConfig, tiny=dict(TINY_TEXT, embedding_size=32)),
     Arch("big_bird", ALL_TEXT, TextEncoderOnnxConfig, tiny=dict(TINY_TEXT, attention_type="original_full")),
     Arch("esm", LAYOUT, TextEncoderOnnxConfig, NO_TT,
          tiny=dict(TINY_TEXT, vocab_size=33, pad_token_id=1, mask_token_id=32, position_embedding_type="absolute")),
