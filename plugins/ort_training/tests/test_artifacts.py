@@ -102,3 +102,23 @@ def test_cli_unsupported_task_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "ort_training", "-m", str(model_dir), str(tmp_path / "o"), "--task",
                  "text2text-generation"]) == 1
     assert "unsupported task" in capsys.readouterr().err
+
+
+def test_linear_schedule_warms_up_then_decays(tmp_path):
+    """ORT 1.19.2's LinearLRScheduler binding swaps warmup/total; linear_schedule undoes it."""
+    from xporter_ort_training.artifact_training import ArtifactTrainer
+    from xporter_ort_training.artifacts import generate_training_artifacts, resolve_config
+
+    model = tiny_model("bert")
+    generate_training_artifacts(model, resolve_config(model, "text-classification"), tmp_path)
+    trainer = ArtifactTrainer(tmp_path)
+    trainer.linear_schedule(warmup_steps=2, total_steps=10, initial_lr=1e-2)
+    rows = separable_examples(8)
+    batch = _batch(rows, trainer.feed_names)
+    rates = []
+    for _ in range(10):
+        trainer.train_step(batch)
+        rates.append(trainer.optimizer.get_learning_rate())
+    peak = int(np.argmax(rates))
+    assert peak <= 2 and rates[peak] == pytest.approx(1e-2, rel=1e-3), rates
+    assert rates[-1] < rates[peak] / 4, rates  # decays towards 0 at step 10
