@@ -38,8 +38,8 @@ def test_tf_to_onnx(model_type, task, tmp_path):
         # dynamic axes are named, and validation ran at two sizes
         assert session.get_inputs()[0].shape[0] == "batch_size"
         assert len(component["validation"]["checks"]) == 2
-    if model_type in ("bert", "gpt2", "t5"):
-        assert sum(c["erfc_rewritten"] for c in report["components"].values()) >= 1  # exact GELU / GELU-new
+    if model_type == "bert":  # exact GELU -> Erfc in TF >= 2.19 (gpt2 uses tanh GELU, tiny T5 ReLU)
+        assert report["components"]["model"]["erfc_rewritten"] >= 1
     assert json.loads((tmp_path / "out" / "export_report.json").read_text())["framework"] == "tf"
 
 

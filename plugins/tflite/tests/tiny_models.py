@@ -16,7 +16,7 @@ TINY_CONFIGS = {
     "deberta-v2": TEXT,
     "distilbert": dict(vocab_size=100, dim=32, n_layers=1, n_heads=2, hidden_dim=37, max_position_embeddings=64),
     "electra": dict(TEXT, embedding_size=16),
-    # TFFlaubertForMultipleChoice reads config.initializer_range, which FlaubertConfig lacks
+    # TF{Flaubert,XLM}ForMultipleChoice read config.initializer_range, which their configs lack
     "flaubert": dict(vocab_size=100, emb_dim=32, n_layers=1, n_heads=2, max_position_embeddings=64,
                      initializer_range=0.02),
     "mobilebert": dict(TEXT, embedding_size=16, intra_bottleneck_size=16, num_feedforward_networks=1),
@@ -24,7 +24,7 @@ TINY_CONFIGS = {
     "resnet": dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=3),
     "roberta": TEXT,
     "roformer": dict(TEXT, embedding_size=32),
-    "xlm": dict(vocab_size=100, emb_dim=32, n_layers=1, n_heads=2, max_position_embeddings=64),
+    "xlm": dict(vocab_size=100, emb_dim=32, n_layers=1, n_heads=2, max_position_embeddings=64, initializer_range=0.02),
     "xlm-roberta": TEXT,
     "gpt2": dict(vocab_size=100, n_embd=32, n_layer=1, n_head=2, n_positions=64),
     "vit": dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

@@ -82,3 +82,13 @@ def set_dim_names(model, inputs: Dict[str, Dict[int, str]], outputs: Dict[str, D
             for axis, name in axes.get(value.name, {}).items():
                 if axis < len(dims):
                     dims[axis].dim_param = name
+
+
+def order_outputs(model, names) -> None:
+    """Put graph outputs in ``names`` order (tf2onnx sorts dict outputs by key)."""
+    by_name = {o.name: o for o in model.graph.output}
+    if set(names) != set(by_name):
+        return
+    ordered = [by_name[n] for n in names]
+    del model.graph.output[:]
+    model.graph.output.extend(ordered)

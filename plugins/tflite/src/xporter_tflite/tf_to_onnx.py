@@ -74,7 +74,7 @@ def export_tf_to_onnx(
 
     plans = plan_io(config, source.model.config, source.model_type, source.task, use_onnx_configs)
     report: Dict[str, Any] = {
-        "backend": "onnx", "framework": "tf", "exporter": "tf2onnx", "model_type": source.model_type,
+        "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__, "backend": "onnx", "framework": "tf", "exporter": "tf2onnx", "model_type": source.model_type,
         "task": source.task, "checkpoint_framework": source.checkpoint_framework, "opset": opset, "atol": atol,
         "components": {},
     }
@@ -82,7 +82,11 @@ def export_tf_to_onnx(
         for plan in plans:
             report["components"][plan.component.name] = _export_component(
                 source, config, plan, staging, opset, atol, validate, dynamic_axes, rewrite_erfc, progress)
-        report["files"] = [f"{name}.onnx" for name in report["components"]] + copy_side_files(source, staging)
+        copy_side_files(source, staging)
+        # same shapes as the ONNX plugin's report, so `xporter export onnx` prints it the same way
+        report["files"] = {p.name: {"bytes": p.stat().st_size} for p in sorted(staging.iterdir()) if p.is_file()}
+        report["validation"] = _summary_checks(report["components"], atol) if validate else []
+        report["validated"] = validate
         report["valid"] = all(c.get("validation", {}).get("valid", True) for c in report["components"].values())
         report["timings"] = {name: round(seconds, 3) for name, seconds in progress.timings}
         (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
@@ -92,6 +96,18 @@ def export_tf_to_onnx(
         raise ValidationError(f"the ONNX model does not match the TF model: {'; '.join(problems)}",
                               f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
     return report
+
+
+def _summary_checks(components: Dict[str, Any], atol: float) -> list:
+    """Validation results per part/output in the ONNX plugin's report layout."""
+    parts = []
+    for name, component in components.items():
+        checks = component.get("validation", {}).get("checks", [])
+        outputs = [{"name": output, "onnx_shape": metrics["shape"], "max_abs_diff": metrics["max_abs_diff"],
+                    "atol": atol, "ok": metrics["max_abs_diff"] <= atol}
+                   for check in checks for output, metrics in check["outputs"].items()]
+        parts.append({"part": name, "outputs": outputs})
+    return parts
 
 
 def _sized_config(source, shapes: Dict[str, int]):
@@ -155,7 +171,7 @@ def _export_component(source, config, plan, staging: Path, opset, atol, validate
     import onnx
 
     from .convert import export_function
-    from .onnx_graph import set_dim_names
+    from .onnx_graph import order_outputs, set_dim_names
     from .onnx_io import fallback_plan
 
     label = plan.component.name
@@ -170,6 +186,7 @@ def _export_component(source, config, plan, staging: Path, opset, atol, validate
             specs = _specs(config, plan, dynamic_axes)
             function = export_function(source.model, config, plan.component, specs)
         model_proto, rewritten = convert_function(function, specs, opset, rewrite_erfc)
+        order_outputs(model_proto, list(plan.output_axes))
         set_dim_names(model_proto, plan.input_axes if dynamic_axes else {}, plan.output_axes if dynamic_axes else {})
     path = staging / f"{label}.onnx"
     onnx.save(model_proto, str(path))
