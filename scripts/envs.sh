@@ -23,7 +23,9 @@ declare -A NODEPS=( [ort]="plugins/ort_training" )
 stamp_of() {
   local name=$1
   { cat "$ROOT/requirements/${REQS[$name]}" "$CONSTRAINTS"
-    for dist in ${LOCAL[$name]}; do cat "$ROOT/$dist/pyproject.toml"; done; } | sha256sum | cut -d' ' -f1
+    for dist in ${LOCAL[$name]}; do cat "$ROOT/$dist/pyproject.toml"; done
+    if [[ $name == ort ]]; then cat "$ROOT/plugins/ort_training/scripts/setup_env.sh" 2>/dev/null || true; fi
+  } | sha256sum | cut -d' ' -f1
 }
 
 build_env() {
