@@ -13,7 +13,21 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-import numpy as np
+import importlib
+
+
+class _LazyModule:
+    """Imports numpy on first attribute access: the plugin loads this module just to list
+    tasks, and numpy alone costs more than the whole core import."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+np = _LazyModule("numpy")
 
 DEFAULT_DUMMY_SHAPES: Dict[str, int] = {
     "batch_size": 2,
@@ -29,8 +43,9 @@ DEFAULT_DUMMY_SHAPES: Dict[str, int] = {
 # Optimum's keyword names for image sizes are accepted as aliases.
 SHAPE_ALIASES = {"image_width": "width", "image_height": "height"}
 
-_FLOAT = {"fp32": np.float32, "fp16": np.float16, "bf16": np.float32}
-_INT = {"int64": np.int64, "int32": np.int32, "int8": np.int8}
+# dtype names (numpy resolves them lazily); bf16 is applied after conversion to the framework
+_FLOAT = {"fp32": "float32", "fp16": "float16", "bf16": "float32"}
+_INT = {"int64": "int64", "int32": "int32", "int8": "int8"}
 
 
 def normalize_shapes(shapes: Dict[str, Any]) -> Dict[str, Any]:
