@@ -72,14 +72,16 @@ class NormalizedConfig:
         if name in overrides:
             return overrides[name]
         path = getattr(type(self), name.upper(), None)
+        fallback = getattr(self, f"_fallback_{name}", None)
+        # a stored None (e.g. MistralConfig.head_dim on transformers 4.57) means "derive it"
+        unusable = (_MISSING, None) if fallback is not None else (_MISSING,)
         if isinstance(path, str):
             value = self._resolve(self.config, path)
-            if value is not _MISSING:
+            if not any(value is u for u in unusable):
                 return value
         value = self._resolve(self.config, name)
-        if value is not _MISSING:
+        if not any(value is u for u in unusable):
             return value
-        fallback = getattr(self, f"_fallback_{name}", None)
         if fallback is not None:
             return fallback()
         raise AttributeError(f"{type(self.config).__name__} has no attribute '{path or name}' (normalized '{name}')")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -13,8 +14,9 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
     from xporter import TasksManager
 
     torch.manual_seed(seed)
+    # deep copy: some configs (VisionEncoderDecoderConfig on 4.57) pop keys out of nested dicts
     config = AutoConfig.for_model(model_type.replace("-", "_") if model_type not in _HYPHENATED else model_type,
-                                  **tiny)
+                                  **copy.deepcopy(tiny))
     model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type)
     mapping = getattr(getattr(model_class, "_model_mapping", None), "__getitem__", None)
     concrete = mapping(type(config)) if mapping is not None else model_class
