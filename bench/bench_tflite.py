@@ -5,7 +5,7 @@ Measures, each export in a fresh child process (so peak RSS is the export's own)
 and, in this process, inference latency medians:
   * LiteRT interpreter vs TF eager (and TF graph) on the same inputs, printed as ratios.
 
-Run: /work/venvs/tf/bin/python bench/bench_tflite.py [--repeats 50] [--sequence-length 128]
+Run: .venvs/tf/bin/python bench/bench_tflite.py [--repeats 50] [--sequence-length 128]
 """
 
 from __future__ import annotations

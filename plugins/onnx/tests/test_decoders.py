@@ -27,7 +27,7 @@ from xporter_onnx.configs import seq2seq as seq2seq_table  # noqa: E402
 ROWS = [*decoder_table.ARCHITECTURES, *seq2seq_table.ARCHITECTURES]
 # Families whose every task runs by default; the others skip duplicated code paths by default.
 FAST_FAMILIES = ("gpt2", "llama", "t5", "whisper", "vision-encoder-decoder")
-REFERENCE = Path("/work/shared/reference/optimum-onnx-support.json")
+REFERENCE = Path(__file__).resolve().parents[3] / "tests" / "reference" / "optimum-onnx-support.json"
 
 
 def _is_split(row, task) -> bool:

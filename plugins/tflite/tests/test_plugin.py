@@ -16,7 +16,7 @@ from xporter_tflite.architectures import ARCHITECTURES
 from xporter_tflite.errors import StaticShapeError
 from xporter_tflite.export import build_config
 
-REFERENCE = Path("/work/shared/reference/optimum-tflite-support.json")
+REFERENCE = Path(__file__).resolve().parents[3] / "tests" / "reference" / "optimum-tflite-support.json"
 EXTRA = {"gpt2": {"text-generation"}, "vit": {"image-classification"}, "t5": {"text2text-generation"}}
 
 
