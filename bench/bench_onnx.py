@@ -74,19 +74,21 @@ def bench_export(model_dir: Path, work: Path, repeats: int):
             "floor_rss_mib": pick(floor, 1), "runs": repeats}
 
 
-def median_latency(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
+def interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Median seconds per callable, timed in interleaved rounds (one call of each per round) after
+    one warm-up call each, so load or frequency drift on a shared machine hits all sides alike."""
+    for fn in fns.values():
         fn()
-    samples = []
+    samples = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def bench_latency(model_dir: Path, export_dir: Path, repeats: int):
-    import numpy as np
     import onnxruntime as ort
     import torch
     from transformers import BertModel
@@ -96,19 +98,24 @@ def bench_latency(model_dir: Path, export_dir: Path, repeats: int):
     sessions = {name: ort.InferenceSession(str(export_dir / name), providers=["CPUExecutionProvider"])
                 for name in ("model.onnx", "model_optimized.onnx")}
     for batch in (1, 32):
+        torch.manual_seed(batch)
         ids = torch.randint(1000, 20000, (batch, 128))
         mask = torch.ones_like(ids)
         feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-        with torch.inference_mode():
-            eager = median_latency(lambda: model(input_ids=ids, attention_mask=mask), repeats)
-        row = {"eager_ms": eager * 1e3}
+
+        def eager():
+            with torch.inference_mode():
+                model(input_ids=ids, attention_mask=mask)
+
+        fns = {"eager": eager}
         for name, session in sessions.items():
-            latency = median_latency(lambda: session.run(None, feed), repeats)
-            key = "onnx" if name == "model.onnx" else "onnx_O2"
-            row[f"{key}_ms"] = latency * 1e3
-            row[f"{key}_speedup"] = eager / latency
+            fns["onnx" if name == "model.onnx" else "onnx_O2"] = (lambda s=session: s.run(None, feed))
+        medians = interleaved_medians(fns, repeats)
+        row = {"eager_ms": medians["eager"] * 1e3}
+        for key in ("onnx", "onnx_O2"):
+            row[f"{key}_ms"] = medians[key] * 1e3
+            row[f"{key}_speedup"] = medians["eager"] / medians[key]
         results[f"batch{batch}"] = row
-        np.random.seed(0)
     return results
 
 
