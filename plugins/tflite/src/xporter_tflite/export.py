@@ -8,16 +8,15 @@ export leaves nothing behind. A failed *validation* still commits the files (wit
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from xporter import TasksManager
-from xporter.errors import ValidationError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
+from .report import raise_if_invalid, seal_report
 from .quantize import QuantizationOptions, calibration_batches, configure_converter
 from .source import copy_side_files, load_source
 
@@ -81,16 +80,8 @@ def export_tflite(
             report["components"][component.name] = _export_component(
                 source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
         report["files"] = [f"{c}.tflite" for c in report["components"]] + copy_side_files(source, staging)
-        report["validated"] = validate
-        report["valid"] = all(c.get("validation", {}).get("valid", True) for c in report["components"].values())
-        report["timings"] = {name: round(seconds, 3) for name, seconds in progress.timings}
-        (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
-    report["output"] = str(Path(output).expanduser().resolve())
-    if validate and not report["valid"]:
-        problems = [p for c in report["components"].values() for p in c["validation"]["problems"]]
-        raise ValidationError(f"the TFLite model does not match the TF model: {'; '.join(problems)}",
-                              f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
-    return report
+        seal_report(report, staging, validate, progress)
+    return raise_if_invalid(report, output, validate, "TFLite")
 
 
 def _export_component(source, config, component, quantization, staging: Path, progress: Progress,

@@ -10,17 +10,17 @@ export shapes and at a second size of every dynamic axis).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from xporter.errors import ExportError, ValidationError
+from xporter.errors import ExportError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
+from .report import raise_if_invalid, seal_report
 from .source import copy_side_files, load_source
 from .tfenv import import_tf
 
@@ -86,16 +86,8 @@ def export_tf_to_onnx(
         # same shapes as the ONNX plugin's report, so `xporter export onnx` prints it the same way
         report["files"] = {p.name: {"bytes": p.stat().st_size} for p in sorted(staging.iterdir()) if p.is_file()}
         report["validation"] = _summary_checks(report["components"], atol) if validate else []
-        report["validated"] = validate
-        report["valid"] = all(c.get("validation", {}).get("valid", True) for c in report["components"].values())
-        report["timings"] = {name: round(seconds, 3) for name, seconds in progress.timings}
-        (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
-    report["output"] = str(Path(output).expanduser().resolve())
-    if validate and not report["valid"]:
-        problems = [p for c in report["components"].values() for p in c["validation"]["problems"]]
-        raise ValidationError(f"the ONNX model does not match the TF model: {'; '.join(problems)}",
-                              f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
-    return report
+        seal_report(report, staging, validate, progress)
+    return raise_if_invalid(report, output, validate, "ONNX")
 
 
 def _summary_checks(components: Dict[str, Any], atol: float) -> list:
