@@ -19,8 +19,11 @@ def _model_type(model_name_or_path, subfolder, cache_dir, revision, token) -> Op
     return (config or {}).get("model_type")
 
 
-def _dtype_kwargs(torch_dtype: Any) -> dict:
-    """transformers >= 4.56 calls the argument ``dtype``; older releases ``torch_dtype``."""
+def dtype_kwargs(torch_dtype: Any) -> dict:
+    """``from_pretrained`` kwargs for a dtype (torch dtype, "auto", or "fp32"/"fp16"/"bf16").
+
+    transformers >= 4.56 calls the argument ``dtype``; older releases ``torch_dtype``.
+    """
     if torch_dtype is None:
         return {}
     import transformers
@@ -67,7 +70,7 @@ def load_transformers_model(task, model_name_or_path, subfolder, revision, cache
     kwargs["trust_remote_code"] = model_kwargs.pop("trust_remote_code", False)
     files = hub.get_model_files(model_name_or_path, subfolder, cache_dir, revision, token)
     if framework == "pt":
-        kwargs.update(_dtype_kwargs(torch_dtype))
+        kwargs.update(dtype_kwargs(torch_dtype))
         if any(f.endswith(".safetensors") for f in files):
             kwargs["use_safetensors"] = True  # never fall back to pickle when safetensors exist
         elif any(f.endswith(".h5") for f in files) and not any(f.endswith(".bin") for f in files):

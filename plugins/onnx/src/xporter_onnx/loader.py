@@ -32,14 +32,12 @@ def _read_json(path: Path) -> Optional[Dict[str, Any]]:
 
 
 def _dtype_kwargs(dtype: Optional[str]) -> Dict[str, Any]:
+    """fp32 keeps transformers' default loading; fp16/bf16 go through the core's helper."""
     if not dtype or dtype == "fp32":
         return {}
-    import torch
-    import transformers
-    from packaging.version import Version
+    from xporter.loading import dtype_kwargs
 
-    value = {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
-    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": value}
+    return dtype_kwargs(dtype)
 
 
 def narrow_class(folder: Path, task: str) -> Any:
