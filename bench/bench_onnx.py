@@ -2,7 +2,7 @@
 
 (a) ``xporter export onnx`` (export + validate) wall time and peak RSS, in a subprocess;
 (b) onnxruntime vs PyTorch eager latency at batch 1 and 32, seq 128 (medians), for the
-    plain export and the ``--optimize O2`` one;
+    plain export and the ``--optimize O2`` one, each side alone in its own process;
 (c) the floor: a subprocess doing only ``AutoModel.from_pretrained`` + ``torch.onnx.export``
     (same TorchScript exporter and opset), and the ratios CLI / floor.
 
@@ -74,47 +74,70 @@ def bench_export(model_dir: Path, work: Path, repeats: int):
             "floor_rss_mib": pick(floor, 1), "runs": repeats}
 
 
-def interleaved_medians(fns: dict, repeats: int) -> dict:
-    """Median seconds per callable, timed in interleaved rounds (one call of each per round) after
-    one warm-up call each, so load or frequency drift on a shared machine hits all sides alike."""
-    for fn in fns.values():
-        fn()
-    samples = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def bench_latency(model_dir: Path, export_dir: Path, repeats: int):
-    import onnxruntime as ort
-    import torch
-    from transformers import BertModel
-
-    model = BertModel.from_pretrained(str(model_dir)).eval()
-    results = {}
-    sessions = {name: ort.InferenceSession(str(export_dir / name), providers=["CPUExecutionProvider"])
-                for name in ("model.onnx", "model_optimized.onnx")}
-    for batch in (1, 32):
-        torch.manual_seed(batch)
-        ids = torch.randint(1000, 20000, (batch, 128))
-        mask = torch.ones_like(ids)
-        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-
-        def eager():
+LATENCY_WORKER = textwrap.dedent("""
+    import json, statistics, sys, time
+    side, source, batch, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    import numpy as np
+    ids = np.random.default_rng(batch).integers(1000, 20000, (batch, 128))
+    mask = np.ones_like(ids)
+    if side == "eager":
+        import torch
+        from transformers import BertModel
+        model = BertModel.from_pretrained(source).eval()
+        tids, tmask = torch.from_numpy(ids), torch.from_numpy(mask)
+        def call():
             with torch.inference_mode():
-                model(input_ids=ids, attention_mask=mask)
+                model(input_ids=tids, attention_mask=tmask)
+    else:
+        import onnxruntime as ort
+        session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+        feed = {"input_ids": ids, "attention_mask": mask}
+        call = lambda: session.run(None, feed)
+    call(); call()
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
+    print(json.dumps(statistics.median(times)))
+""")
 
-        fns = {"eager": eager}
-        for name, session in sessions.items():
-            fns["onnx" if name == "model.onnx" else "onnx_O2"] = (lambda s=session: s.run(None, feed))
-        medians = interleaved_medians(fns, repeats)
-        row = {"eager_ms": medians["eager"] * 1e3}
+
+def latency_rounds(sides: dict, batch: int, rounds: int, iterations: int, work: Path) -> dict:
+    """Per side, the median call time of each round. Every side runs alone in its own process
+    (a torch process and ONNX Runtime sessions sharing one would fight over the 2 cores:
+    ORT's pool threads spin after a run, OpenMP's too), one process per side per round, the
+    order rotating every round so machine drift hits all sides alike."""
+    script = work / "latency_worker.py"
+    script.write_text(LATENCY_WORKER)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    names = list(sides)
+    samples = {name: [] for name in names}
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            side, source = sides[name]
+            out = subprocess.run([sys.executable, str(script), side, str(source), str(batch), str(iterations)], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            samples[name].append(float(out.strip().splitlines()[-1]))
+    return samples
+
+
+def paired_speedup(baseline: list, candidate: list) -> float:
+    """Median over rounds of baseline/candidate measured in the same round: steadier than a
+    ratio of medians when the machine drifts between rounds."""
+    return statistics.median(b / c for b, c in zip(baseline, candidate))
+
+
+def bench_latency(model_dir: Path, export_dir: Path, rounds: int, work: Path):
+    sides = {"eager": ("eager", model_dir), "onnx": ("onnx", export_dir / "model.onnx"),
+             "onnx_O2": ("onnx", export_dir / "model_optimized.onnx")}
+    results = {}
+    for batch, iterations in ((1, 50), (32, 10)):
+        samples = latency_rounds(sides, batch, rounds, iterations, work)
+        row = {"eager_ms": statistics.median(samples["eager"]) * 1e3, "rounds": rounds, "iterations": iterations}
         for key in ("onnx", "onnx_O2"):
-            row[f"{key}_ms"] = medians[key] * 1e3
-            row[f"{key}_speedup"] = medians["eager"] / medians[key]
+            row[f"{key}_ms"] = statistics.median(samples[key]) * 1e3
+            row[f"{key}_speedup"] = paired_speedup(samples["eager"], samples[key])
+            row[f"{key}_speedup_min"] = min(b / c for b, c in zip(samples["eager"], samples[key]))
         results[f"batch{batch}"] = row
     return results
 
@@ -122,7 +145,7 @@ def bench_latency(model_dir: Path, export_dir: Path, repeats: int):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="export runs per side (medians)")
-    parser.add_argument("--latency-repeats", type=int, default=20)
+    parser.add_argument("--latency-rounds", type=int, default=5, help="processes per side and batch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -134,7 +157,7 @@ def main(argv=None) -> int:
         work = Path(tmp)
         export_stats = bench_export(model_dir, work, args.repeats)
         export(model_dir, work / "o2", optimize="O2")
-        latency = bench_latency(model_dir, work / "o2", args.latency_repeats)
+        latency = bench_latency(model_dir, work / "o2", args.latency_rounds, work)
     results = {"export": export_stats, "latency": latency,
                "ratios": {"cli_over_floor_time": export_stats["cli_s"] / export_stats["floor_s"],
                           "cli_over_floor_rss": export_stats["cli_rss_mib"] / export_stats["floor_rss_mib"]},
@@ -149,7 +172,9 @@ def main(argv=None) -> int:
           "(target <= 1.05)")
     for batch, row in latency.items():
         print(f"(b) {batch} seq128: eager {row['eager_ms']:.2f} ms | onnx {row['onnx_ms']:.2f} ms "
-              f"({row['onnx_speedup']:.2f}x) | onnx O2 {row['onnx_O2_ms']:.2f} ms ({row['onnx_O2_speedup']:.2f}x)")
+              f"({row['onnx_speedup']:.2f}x) | onnx O2 {row['onnx_O2_ms']:.2f} ms ({row['onnx_O2_speedup']:.2f}x)"
+              f"  [{row['rounds']} rounds x {row['iterations']} calls, one process per side and round; speedup = median "
+              f"of per-round eager/onnx, worst round {row['onnx_speedup_min']:.2f}x / {row['onnx_O2_speedup_min']:.2f}x]")
     print(f"machine: {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from xporter_onnx.configs import all_architectures
+from xporter_onnx.testing import skip_unless_known
 
 MY_TABLES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers")
 # Model types the issue lists: every task in the default run. Rows added beyond them run
@@ -24,7 +25,7 @@ def _cases():
             continue
         for i, task in enumerate(row.tasks):
             default = row.model_type in REQUIRED or i in (0, len(row.tasks) - 1)
-            marks = () if default else (pytest.mark.slow,)
+            marks = (skip_unless_known(row),) if default else (pytest.mark.slow, skip_unless_known(row))
             yield pytest.param(row, task, id=f"{row.model_type}-{task}", marks=marks)
 
 

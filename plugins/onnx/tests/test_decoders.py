@@ -23,6 +23,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from xporter_onnx.configs import decoder as decoder_table  # noqa: E402
 from xporter_onnx.configs import seq2seq as seq2seq_table  # noqa: E402
+from xporter_onnx.testing import skip_unless_known  # noqa: E402
 
 ROWS = [*decoder_table.ARCHITECTURES, *seq2seq_table.ARCHITECTURES]
 # Families whose every task runs by default; the others skip duplicated code paths by default.
@@ -47,7 +48,7 @@ def _is_slow(row, task) -> bool:
 def _cases():
     for row in ROWS:
         for task in row.tasks:
-            marks = (pytest.mark.slow,) if _is_slow(row, task) else ()
+            marks = ((pytest.mark.slow,) if _is_slow(row, task) else ()) + (skip_unless_known(row),)
             yield pytest.param(row, task, id=f"{row.model_type}-{task}", marks=marks)
 
 

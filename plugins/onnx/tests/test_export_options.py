@@ -60,3 +60,22 @@ def test_opset_override(tiny_bert_dir, tmp_path):
     model = onnx.load(str(tmp_path / "out" / "model.onnx"))
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
     assert json.loads((tmp_path / "out" / "export_report.json").read_text())["opset"] == 17
+
+
+def test_cpu_o2_keeps_fusions_but_not_the_slow_skip_layernorm(tiny_bert_dir, tmp_path):
+    """O2 for CPU fuses attention and GELU, and a default ONNX Runtime session loading the file
+    must not turn the residual Add+LayerNormalization back into SkipLayerNormalization (its CPU
+    kernel is ~3x slower than the pair; see optimize.py)."""
+    import collections
+
+    import onnx
+    import onnxruntime as ort
+
+    xporter_onnx.export(tiny_bert_dir, tmp_path / "out", optimize="O2")
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "as_loaded.onnx")
+    ort.InferenceSession(str(tmp_path / "out" / "model_optimized.onnx"), options, providers=["CPUExecutionProvider"])
+    ops = collections.Counter(node.op_type for node in onnx.load(str(tmp_path / "as_loaded.onnx")).graph.node)
+    layers = 2
+    assert ops["Attention"] == layers and ops["BiasGelu"] == layers
+    assert ops["SkipLayerNormalization"] == 0 and ops["LayerNormalization"] >= 2 * layers

@@ -198,7 +198,7 @@ def _optimize(paths, parts, level, model_type, onnx_config, atol, device, valida
     checks = []
     for path, part in zip(paths, parts):
         with progress.step(f"optimize {path.name} ({level})"):
-            target = optimize_onnx(Path(path), level, model_type, heads, hidden)
+            target = optimize_onnx(Path(path), level, model_type, heads, hidden, device=device)
         result["files"].append(target.name)
         if validate:
             level_atol = ATOL_BY_LEVEL.get(level)
