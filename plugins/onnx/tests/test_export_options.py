@@ -79,3 +79,21 @@ def test_cpu_o2_keeps_fusions_but_not_the_slow_skip_layernorm(tiny_bert_dir, tmp
     layers = 2
     assert ops["Attention"] == layers and ops["BiasGelu"] == layers
     assert ops["SkipLayerNormalization"] == 0 and ops["LayerNormalization"] >= 2 * layers
+
+
+def test_bf16_export_is_valid_and_cpu_validation_failure_names_the_fix(tiny_bert_dir, tmp_path):
+    """bf16 graphs get an opset whose ops accept bfloat16 (checker + ORT load), and ORT's CPU
+    provider, which has no bfloat16 kernels, gives one clear error instead of a raw one."""
+    import onnx
+    from xporter.errors import ExportError, ValidationError
+
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "raw", dtype="bf16", validate=False)
+    assert report.opset >= 17
+    model = onnx.load(str(tmp_path / "raw" / "model.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    assert any(t.data_type == onnx.TensorProto.BFLOAT16 for t in model.graph.initializer)
+    with pytest.raises(ValidationError, match="no kernel for .*--device cuda"):
+        xporter_onnx.export(tiny_bert_dir, tmp_path / "checked", dtype="bf16")
+    assert not (tmp_path / "checked").exists()
+    with pytest.raises(ExportError, match="opset 17"):
+        xporter_onnx.export(tiny_bert_dir, tmp_path / "old", dtype="bf16", opset=14)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from xporter.errors import FrameworkError, PluginUnavailableError, UnknownTaskError
+from xporter.errors import ExportError, FrameworkError, PluginUnavailableError, UnknownTaskError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
@@ -143,7 +143,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
         else:
             onnx_config = constructor(model.config, float_dtype=dtype)
-    opset = opset or onnx_config.DEFAULT_ONNX_OPSET
+    opset = _opset_for(opset, onnx_config.DEFAULT_ONNX_OPSET, dtype)
     if dynamo:
         opset = max(opset, onnx_config.MIN_DYNAMO_OPSET)
     trace_shapes = {k: v for k, v in shapes.items() if v is not None}
@@ -210,6 +210,19 @@ def _optimize(paths, parts, level, model_type, onnx_config, atol, device, valida
         result["validation"] = [c.to_dict() for c in checks]
         raise_if_failed(checks)
     return result
+
+
+# bfloat16 is valid for Pow from opset 15 and for LayerNormalization from 17; lower opsets
+# give graphs that onnx.checker accepts but no runtime loads.
+MIN_OPSET_BY_DTYPE = {"bf16": 17}
+
+
+def _opset_for(requested: Optional[int], default: int, dtype: str) -> int:
+    floor = MIN_OPSET_BY_DTYPE.get(dtype, 0)
+    if requested is not None and requested < floor:
+        raise ExportError(f"--dtype {dtype} needs opset {floor} or newer, got --opset {requested}",
+                          f"pass --opset {floor} or leave --opset out")
+    return requested or max(default, floor)
 
 
 def _axes(spec):

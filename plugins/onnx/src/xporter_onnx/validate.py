@@ -80,6 +80,22 @@ def _ort_feed(session, inputs: Dict[str, Any]) -> Dict[str, Any]:
     return feed
 
 
+def _session(onnx_path: Path, options: Any, providers: List[str], float_dtype: str) -> Any:
+    """An inference session, or a ValidationError naming the fix when the provider has no
+    kernel for an op at this dtype (ONNX Runtime's CPU provider has no bfloat16 Add/MatMul)."""
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+    try:
+        return ort.InferenceSession(str(onnx_path), options, providers=providers)
+    except ort_state.NotImplemented as exc:
+        missing = str(exc).split("Could not find an implementation for ")[-1].split(" node")[0]
+        raise ValidationError(f"ONNX Runtime ({providers[0]}) cannot run the {float_dtype} graph {onnx_path.name}: "
+                              f"no kernel for {missing}",
+                              "validate on a device whose provider has these kernels (e.g. --device cuda), "
+                              "or export with --no-validate") from exc
+
+
 def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: Any, inputs: Dict[str, Any],
                   atol: Optional[float], device: str = "cpu") -> PartValidation:
     """Run ``wrapper`` (torch) and the ONNX file on ``inputs``; compare every output."""
@@ -92,7 +108,7 @@ def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: An
     result = PartValidation(part_name, {name: list(t.shape) for name, t in inputs.items()})
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(str(onnx_path), options, providers=providers_for(device))
+    session = _session(onnx_path, options, providers_for(device), onnx_config.float_dtype)
     expected_names = list(onnx_config.outputs)
     onnx_names = [o.name for o in session.get_outputs()]
     if onnx_names != expected_names:
