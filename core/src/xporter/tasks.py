@@ -38,7 +38,7 @@ PT_TASKS: dict[str, tuple[str, ...]] = {
     "text-generation": ("AutoModelForCausalLM",),
     "text-to-audio": ("AutoModelForTextToSpectrogram", "AutoModelForTextToWaveform"),
     "text2text-generation": ("AutoModelForSeq2SeqLM",),
-    "time-series-forecasting": ("AutoModelForPrediction",),
+    "time-series-forecasting": ("AutoModelForTimeSeriesPrediction",),
     "token-classification": ("AutoModelForTokenClassification",),
     "visual-question-answering": ("AutoModelForVisualQuestionAnswering",),
     "zero-shot-image-classification": ("AutoModelForZeroShotImageClassification",),

@@ -156,3 +156,19 @@ def test_console_script_subprocess(tiny_bert_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "[xporter] export model.onnx" in proc.stderr and "validate" in proc.stderr
     assert "OK" in proc.stdout
+
+
+def test_cli_seq2seq_merged_decoder_is_default_and_can_be_switched_off(tmp_path, capsys):
+    from xporter_onnx.configs import seq2seq
+    from xporter_onnx.testing import tiny_model_dir
+
+    row = next(r for r in seq2seq.ARCHITECTURES if r.model_type == "t5")
+    src = tiny_model_dir(row, "text2text-generation", tmp_path / "src")
+    assert run_cli("-m", src, tmp_path / "merged", "--json") == 0  # auto task -> text2text-generation-with-past
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "text2text-generation-with-past"
+    assert "decoder_model_merged.onnx" in report["files"]
+    assert any(v["part"] == "decoder_model_merged" and v["ok"] for v in report["validation"])
+    assert run_cli("-m", src, tmp_path / "split", "--no-merge-decoders") == 0
+    assert not (tmp_path / "split" / "decoder_model_merged.onnx").exists()
+    assert (tmp_path / "split" / "decoder_with_past_model.onnx").is_file()

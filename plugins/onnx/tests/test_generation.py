@@ -153,10 +153,24 @@ def test_t5_folder_layout_and_names(t5_export):
     assert {"input_ids", "encoder_attention_mask", "past_key_values.0.encoder.key"} <= with_past_in
     with_past_out = [o.name for o in runner.decoder_with_past.get_outputs()]
     assert with_past_out == ["logits"] + [f"present.{i}.decoder.{kind}" for i in range(layers) for kind in ("key", "value")]
+    # Optimum's merged layout: one file, every input of the with-past graph plus use_cache_branch,
+    # the no-past graph's outputs, weights stored once
+    import onnx
+
+    merged = onnx.load(str(out / "decoder_model_merged.onnx"))
+    assert [i.name for i in merged.graph.input][-1] == "use_cache_branch"
+    assert {i.name for i in merged.graph.input} == with_past_in | {"use_cache_branch"}
+    assert [o.name for o in merged.graph.output] == dec_out
+    assert [n.op_type for n in merged.graph.node] == ["If"]
+    weights = {name: sum(t.ByteSize() for t in onnx.load(str(out / name)).graph.initializer)
+               for name in ("decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx")}
+    assert weights["decoder_model_merged.onnx"] <= max(weights["decoder_model.onnx"],
+                                                       weights["decoder_with_past_model.onnx"]) * 1.05
 
 
-@pytest.mark.parametrize("use_past", [True, False], ids=["decoder_with_past", "decoder_only"])
-def test_t5_greedy_matches_generate(t5_export, use_past):
+@pytest.mark.parametrize("use_past,merged", [(True, False), (False, False), (True, True)],
+                         ids=["decoder_with_past", "decoder_only", "decoder_model_merged"])
+def test_t5_greedy_matches_generate(t5_export, use_past, merged):
     model, out = t5_export
     model = _no_eos(model)
     ids = torch.tensor([[5, 17, 42, 9, 77, 3, 64, 1], [11, 12, 13, 14, 15, 16, 17, 1]])
@@ -164,7 +178,7 @@ def test_t5_greedy_matches_generate(t5_export, use_past):
     with torch.no_grad():
         expected = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=NEW_TOKENS,
                                   min_new_tokens=NEW_TOKENS)
-    runner = OnnxSeq2SeqGreedy.from_folder(out, use_past=use_past)
+    runner = OnnxSeq2SeqGreedy.from_folder(out, use_past=use_past, merged=merged)
     got = runner.generate({"input_ids": ids.numpy(), "attention_mask": mask.numpy()},
                           decoder_start_token_id=model.config.decoder_start_token_id, max_new_tokens=NEW_TOKENS)
     np.testing.assert_array_equal(got, expected.numpy())
@@ -178,11 +192,12 @@ def test_whisper_greedy_matches_pytorch(tmp_path_factory):
                                 .astype(np.float32))
     start = model.config.decoder_start_token_id
     expected = _torch_greedy_seq2seq(model, {"input_features": features}, start, NEW_TOKENS)
-    runner = OnnxSeq2SeqGreedy.from_folder(out)
-    assert [i.name for i in runner.encoder.get_inputs()] == ["input_features"]
-    got = runner.generate({"input_features": features.numpy()}, decoder_start_token_id=start,
-                          max_new_tokens=NEW_TOKENS)
-    np.testing.assert_array_equal(got, expected)
+    for merged in (False, True):
+        runner = OnnxSeq2SeqGreedy.from_folder(out, merged=merged)
+        assert [i.name for i in runner.encoder.get_inputs()] == ["input_features"]
+        got = runner.generate({"input_features": features.numpy()}, decoder_start_token_id=start,
+                              max_new_tokens=NEW_TOKENS)
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_vision_encoder_decoder_greedy_matches_pytorch(tmp_path_factory):

@@ -48,6 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also write an ONNX Runtime-optimized model_optimized.onnx")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--no-validate", action="store_true", help="skip comparing ONNX outputs with PyTorch")
+    parser.add_argument("--no-merge-decoders", action="store_true",
+                        help="seq2seq with past: do not also write decoder_model_merged.onnx")
     parser.add_argument("--json", action="store_true", help="print the export report as JSON on stdout")
     shapes = parser.add_argument_group("dummy input shapes")
     for name, help_text in SHAPE_FLAGS.items():
@@ -59,8 +61,8 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(task=args.task, opset=args.opset, atol=args.atol, dtype=args.dtype, device=args.device,
                 framework=args.framework, library_name=args.library_name, trust_remote_code=args.trust_remote_code,
                 cache_dir=args.cache_dir, dynamo=args.dynamo, dynamic_axes=not args.no_dynamic_axes,
-                validate=not args.no_validate, overwrite=args.overwrite, optimize=args.optimize,
-                external_data=True if args.external_data else None, **shapes)
+                validate=not args.no_validate, merge_decoders=not args.no_merge_decoders, overwrite=args.overwrite,
+                optimize=args.optimize, external_data=True if args.external_data else None, **shapes)
 
 
 def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ from xporter.progress import Progress
 
 from . import files
 from .loader import load_model
+from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .torch_export import export_to_onnx, external_data_file
 from .validate import PartValidation, raise_if_failed, validate_part
@@ -103,12 +104,13 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
            trust_remote_code: bool = False, cache_dir: Optional[str] = None, dynamo: bool = False,
            dynamic_axes: bool = True, validate: bool = True, overwrite: bool = False, optimize: Optional[str] = None,
            external_data: Optional[bool] = None, custom_onnx_config: Any = None, progress: Optional[Progress] = None,
-           model_kwargs: Optional[Dict[str, Any]] = None, **shapes: Any) -> ExportReport:
+           model_kwargs: Optional[Dict[str, Any]] = None, merge_decoders: bool = True, **shapes: Any) -> ExportReport:
     """Export ``model_name_or_path`` (local folder or cached repo id) to ONNX in ``output``.
 
     ``shapes`` are dummy-input shapes for tracing (batch_size, sequence_length, ...).
     ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
-    registered one, e.g. for an architecture the tables lack. Raises ``ValidationError``
+    registered one, e.g. for an architecture the tables lack. ``merge_decoders``: also write
+    ``decoder_model_merged.onnx`` when a seq2seq export has both decoder graphs. Raises ``ValidationError``
     when an output differs by more than the tolerance (nothing is written then).
     """
     from xporter import TasksManager
@@ -170,6 +172,9 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
                         "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
                     report.validation.append(validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
         paths = onnx_config.post_process_exported_models(staging, parts, paths)
+        if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
+            with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
+                report.validation.extend(_merge(staging, parts, dynamic_axes, trace_shapes, validate))
         if validate:
             raise_if_failed(report.validation)
         if optimize:
@@ -210,6 +215,21 @@ def _optimize(paths, parts, level, model_type, onnx_config, atol, device, valida
         result["validation"] = [c.to_dict() for c in checks]
         raise_if_failed(checks)
     return result
+
+
+def _merge(staging: Path, parts, dynamic: bool, trace_shapes, validate: bool) -> List[PartValidation]:
+    """Write the merged decoder and, when validating, check both of its branches."""
+    by_name = {part.name: part for part in parts}
+    first, later = staging / "decoder_model.onnx", staging / "decoder_with_past_model.onnx"
+    target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx")
+    if not validate:
+        return []
+    feeds = []
+    for name in ("decoder_model", "decoder_with_past_model"):
+        config = by_name[name].config
+        inputs = config.generate_dummy_inputs("pt", **config.validation_shapes(dynamic, trace_shapes))
+        feeds.append({key: value.detach().cpu().numpy() for key, value in inputs.items()})
+    return [check_merged(target, first, later, *feeds)]
 
 
 # bfloat16 is valid for Pow from opset 15 and for LayerNormalization from 17; lower opsets

@@ -141,6 +141,27 @@ class OnnxDecoderGreedy:
         return sequences
 
 
+class MergedDecoderBranch:
+    """One branch of ``decoder_model_merged.onnx`` behaving like a plain decoder session:
+    it sets ``use_cache_branch`` and, on the first step, feeds zero-length past tensors."""
+
+    def __init__(self, session: Any, use_cache: bool):
+        self.session, self.use_cache = session, use_cache
+
+    def get_inputs(self):
+        skip = ("use_cache_branch",) if self.use_cache else ("use_cache_branch", "past_key_values.")
+        return [i for i in self.session.get_inputs() if not i.name.startswith(skip)]
+
+    def get_outputs(self):
+        return self.session.get_outputs()
+
+    def run(self, names, feed):
+        feed = dict(feed, use_cache_branch=np.array([self.use_cache]))
+        if not self.use_cache:
+            feed.update(_empty_past(self.session, next(iter(feed.values())).shape[0]))
+        return self.session.run(names, feed)
+
+
 class OnnxSeq2SeqGreedy:
     """Greedy generation with encoder + decoder (+ decoder-with-past) graphs.
 
@@ -161,8 +182,13 @@ class OnnxSeq2SeqGreedy:
 
     @classmethod
     def from_folder(cls, folder: Union[str, Path], providers: Optional[Sequence[str]] = None,
-                    use_past: bool = True) -> "OnnxSeq2SeqGreedy":
+                    use_past: bool = True, merged: bool = False) -> "OnnxSeq2SeqGreedy":
+        """``merged=True`` decodes with ``decoder_model_merged.onnx`` alone (both steps)."""
         folder = Path(folder)
+        if merged:
+            session = open_session(folder / "decoder_model_merged.onnx", providers)
+            return cls(folder / "encoder_model.onnx", MergedDecoderBranch(session, False),
+                       MergedDecoderBranch(session, True), providers)
         with_past = folder / "decoder_with_past_model.onnx"
         return cls(folder / "encoder_model.onnx", folder / "decoder_model.onnx",
                    with_past if use_past and with_past.exists() else None, providers)
