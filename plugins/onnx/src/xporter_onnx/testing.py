@@ -32,9 +32,23 @@ _HYPHENATED = {"xlm-roberta", "deberta-v2", "data2vec-text", "data2vec-audio", "
                "donut-swin", "table-transformer", "vision-encoder-decoder", "encoder-decoder", "mgp-str"}
 
 
+def build_tiny_submodel(config_class: str, tiny: Dict[str, Any], seed: int = 0):
+    """A pseudo model type's model (a sub-model such as ``siglip-text``), from its config class
+    name: ``SiglipTextConfig`` -> ``SiglipTextModel``."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    config = getattr(transformers, config_class)(**copy.deepcopy(tiny))
+    return getattr(transformers, config_class[: -len("Config")] + "Model")(config).eval()
+
+
 def tiny_model_dir(row: Any, task: str, folder: Path, seed: int = 0) -> Path:
     """Save a tiny model for table row ``row`` (an :class:`~xporter_onnx.configs.Arch`) into ``folder``."""
-    model = build_tiny_model(row.model_type, task, dict(row.tiny or {}), seed)
+    if getattr(row, "model_class", None):
+        model = build_tiny_submodel(row.model_class, dict(row.tiny or {}), seed)
+    else:
+        model = build_tiny_model(row.model_type, task, dict(row.tiny or {}), seed)
     folder = Path(folder)
     model.save_pretrained(str(folder))
     return folder
@@ -59,5 +73,6 @@ def skip_unless_known(row: Any) -> Any:
     import pytest
     import transformers
 
-    return pytest.mark.skipif(not transformers_knows(row.model_type),
+    known = transformers_knows(row.model_type) or hasattr(transformers, getattr(row, "model_class", None) or "-")
+    return pytest.mark.skipif(not known,
                               reason=f"transformers {transformers.__version__} has no '{row.model_type}' model type")

@@ -1,9 +1,11 @@
-"""Speech encoders on raw waveforms (wav2vec2 family), as data."""
+"""Speech encoders on raw waveforms (wav2vec2 family) and spectrogram transformers, as data."""
 
 from __future__ import annotations
 
 from ..modalities import AudioOnnxConfig
+from ..normalized import NormalizedAudioConfig
 from . import Arch
+from .extra_inputs import DummySpectrogramInputGenerator
 
 CTC_FAMILY = ("feature-extraction", "automatic-speech-recognition", "audio-classification")
 FULL_FAMILY = CTC_FAMILY + ("audio-frame-classification", "audio-xvector")
@@ -15,6 +17,9 @@ TINY_W2V = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, inte
                 feat_extract_norm="layer", num_labels=2)
 TINY_SEW = dict(TINY_W2V, conv_dim=(16, 16, 16), conv_stride=(5, 2, 1), conv_kernel=(10, 3, 1), squeeze_factor=2)
 AUDIO = dict(ATOL_FOR_VALIDATION=1e-4)
+# AST: log-mel frames (batch, max_length, num_mel_bins); its position table fixes both sizes
+SPECTROGRAM = dict(AUDIO, INPUTS={"input_values": {0: "batch_size"}}, NORMALIZED_CONFIG_CLASS=NormalizedAudioConfig,
+                   DUMMY_INPUT_GENERATOR_CLASSES=(DummySpectrogramInputGenerator,))
 
 ARCHITECTURES = [
     Arch("wav2vec2", FULL_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
@@ -29,4 +34,8 @@ ARCHITECTURES = [
          tiny=dict(TINY_W2V, conv_depthwise_kernel_size=3, position_embeddings_type="relative")),
     Arch("sew-d", CTC_FAMILY, AudioOnnxConfig, AUDIO,
          tiny=dict(TINY_SEW, position_buckets=16, max_position_embeddings=64, share_att_key=True)),
+    Arch("audio-spectrogram-transformer", ("feature-extraction", "audio-classification"), AudioOnnxConfig,
+         SPECTROGRAM, tiny=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                                patch_size=8, frequency_stride=4, time_stride=4, num_mel_bins=16, max_length=32,
+                                num_labels=3)),
 ]

@@ -1,0 +1,72 @@
+"""Dummy inputs for the less common modalities of the audio / multimodal tables.
+
+Spectrogram patches (AST), offline-RL trajectories
+(Decision Transformer) and SAM's point prompts / image embeddings. Each generator reads
+its sizes from the model config: these models fix the non-batch dimensions (position
+tables, patching, the prompt encoder), so only the batch axis follows the shape keywords.
+"""
+
+from __future__ import annotations
+
+from ..dummy import DummyInputGenerator, np, to_framework
+
+
+class DummySpectrogramInputGenerator(DummyInputGenerator):
+    """AST ``input_values``: (batch, max_length frames, num_mel_bins), the size its position table expects."""
+
+    SUPPORTED_INPUT_NAMES = ("input_values",)
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        cfg = self.normalized_config
+        shape = (self.batch_size, int(cfg.max_length), int(cfg.num_mel_bins))
+        return to_framework(self.random_float(shape, float_dtype), framework, float_dtype)
+
+
+class DummyTrajectoryInputGenerator(DummyInputGenerator):
+    """Decision Transformer trajectories: states, actions, returns_to_go, timesteps, attention_mask.
+
+    ``timesteps`` index an embedding of ``max_ep_len`` rows; the mask is right-padded on
+    every row but the first when validating (``padding``), like text masks.
+    """
+
+    SUPPORTED_INPUT_NAMES = ("states", "actions", "returns_to_go", "timesteps", "attention_mask")
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        cfg = self.normalized_config
+        seq = self.shapes["sequence_length"]
+        if input_name == "timesteps":
+            array = self.random_int(int(cfg.max_ep_len), (self.batch_size, seq), int_dtype)
+        elif input_name == "attention_mask":
+            array = self.ones((self.batch_size, seq), int_dtype)
+            if self.shapes.get("padding") and seq > 2:
+                array[1:, -(seq // 3):] = 0
+        else:
+            width = {"states": "state_dim", "actions": "act_dim"}.get(input_name)
+            last = int(cfg.get(width)) if width else 1
+            array = self.random_float((self.batch_size, seq, last), float_dtype)
+        return to_framework(array, framework, float_dtype)
+
+
+class DummySamPromptInputGenerator(DummyInputGenerator):
+    """SAM prompts and the vision encoder's outputs the mask decoder consumes.
+
+    ``input_points`` (batch, point_batch, points, 2) in pixels of the resized image,
+    ``input_labels`` (batch, point_batch, points) in {0, 1}, ``image_embeddings`` and
+    ``image_positional_embeddings`` (batch, output_channels, side, side).
+    """
+
+    SUPPORTED_INPUT_NAMES = ("input_points", "input_labels", "image_embeddings", "image_positional_embeddings")
+    POINT_BATCH, POINTS = 2, 3
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        cfg = self.normalized_config
+        prompt = (self.batch_size, self.POINT_BATCH, self.POINTS)
+        if input_name == "input_points":
+            size = float(cfg.get("image_size", 64))
+            array = self.random_float(prompt + (2,), float_dtype, low=0.0, high=size)
+        elif input_name == "input_labels":
+            array = self.random_int(2, prompt, int_dtype)
+        else:
+            side = int(cfg.image_size) // int(cfg.patch_size)
+            array = self.random_float((self.batch_size, int(cfg.output_channels), side, side), float_dtype)
+        return to_framework(np.ascontiguousarray(array), framework, float_dtype)
