@@ -28,6 +28,10 @@ from xporter_onnx.testing import skip_unless_known  # noqa: E402
 ROWS = [*decoder_table.ARCHITECTURES, *seq2seq_table.ARCHITECTURES]
 # Families whose every task runs by default; the others skip duplicated code paths by default.
 FAST_FAMILIES = ("gpt2", "llama", "t5", "whisper", "vision-encoder-decoder")
+# Families whose default run is text-generation-with-past only (their other tasks: -m slow).
+WITH_PAST_ONLY = ("arcee", "cohere", "glm", "granite", "helium", "nemotron", "olmo", "olmo2", "stablelm", "smollm3",
+                  "gemma2", "gemma3_text", "gemma3", "gpt_neo", "gptj", "codegen", "gpt_bigcode", "mpt", "qwen3_moe",
+                  "deepseek_v3", "gpt_oss")
 REFERENCE = Path(__file__).resolve().parents[3] / "tests" / "reference" / "optimum-onnx-support.json"
 
 
@@ -40,6 +44,8 @@ def _is_slow(row, task) -> bool:
     """Cases whose code path another default case already covers (kept for ``-m slow``)."""
     if row.model_type in FAST_FAMILIES:
         return False
+    if row.model_type in WITH_PAST_ONLY:
+        return task != "text-generation-with-past"
     if _is_split(row, task):  # cache-free graphs and the base-model head of seq2seq families
         return not task.endswith("-with-past") or task.startswith("feature-extraction")
     return task == "feature-extraction"  # decoders: the -with-past variant covers the base model

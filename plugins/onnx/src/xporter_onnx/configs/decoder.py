@@ -12,6 +12,7 @@ whether it takes ``position_ids`` and how many key/value heads its cache has.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, List
 
 from ..base import IOSpec, OnnxConfig, lookup_output
@@ -20,6 +21,7 @@ from ..modalities import TextDecoderOnnxConfig
 from ..normalized import NormalizedTextConfig
 from .. import past as kv
 from . import Arch
+from .decoder_families import SplitHeadDimPastGenerator, traceable_experts, traceable_rotary
 
 GENERATION_TASKS = ("feature-extraction", "feature-extraction-with-past", "text-generation", "text-generation-with-past")
 # Tasks whose graph takes position_ids (Optimum adds them for generation and features only).
@@ -85,8 +87,10 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
         return dummy
 
     # -- model plumbing (called by the base export wrapper) ------------------------------
+    @contextlib.contextmanager
     def export_context(self, model: Any):
-        return kv.traceable_masks()
+        with kv.traceable_masks(), traceable_rotary(getattr(model.config, "model_type", "")):
+            yield
 
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
         inputs = dict(inputs)
@@ -133,6 +137,56 @@ class FalconOnnxConfig(DecoderOnnxConfig):
         return not getattr(self.config, "alibi", False) and super().uses_position_ids()
 
 
+class _BigCodeNormalized(DecoderNormalizedConfig):
+    """GPT-BigCode caches one key/value head when ``multi_query`` (the default), else all."""
+
+    @property
+    def num_key_value_heads(self) -> int:
+        return 1 if getattr(self.config, "multi_query", True) else self.num_attention_heads
+
+
+class MoeDecoderOnnxConfig(DecoderOnnxConfig):
+    """Mixture-of-experts decoders: experts routed without data-dependent loops while
+    tracing and validating (see :mod:`.decoder_families`), so any input shape is exact."""
+
+    @contextlib.contextmanager
+    def export_context(self, model: Any):
+        with super().export_context(model), traceable_experts(model):
+            yield
+
+
+class _MlaNormalized(DecoderNormalizedConfig):
+    """DeepSeek-V3's cache layout depends on transformers: 4.57 caches decompressed heads
+    (keys nope+rope wide, values ``v_head_dim``); 5.x caches the compressed latents as one
+    head (keys: ``kv_lora_rank`` latent, values: the ``qk_rope_head_dim`` rotary key)."""
+
+    @staticmethod
+    def _latent_cache() -> bool:
+        import transformers
+
+        return int(transformers.__version__.split(".")[0]) >= 5
+
+    @property
+    def num_key_value_heads(self) -> int:
+        return 1 if self._latent_cache() else self.config.num_key_value_heads
+
+    @property
+    def key_head_dim(self) -> int:
+        cfg = self.config
+        return cfg.kv_lora_rank if self._latent_cache() else cfg.qk_nope_head_dim + cfg.qk_rope_head_dim
+
+    @property
+    def value_head_dim(self) -> int:
+        return self.config.qk_rope_head_dim if self._latent_cache() else self.config.v_head_dim
+
+
+class MlaDecoderOnnxConfig(MoeDecoderOnnxConfig):
+    """DeepSeek-V3: multi-head latent attention (split key/value widths) + routed experts."""
+
+    NORMALIZED_CONFIG_CLASS = _MlaNormalized
+    DUMMY_INPUT_GENERATOR_CLASSES = (DummyTextInputGenerator, SplitHeadDimPastGenerator)
+
+
 def _tasks(*extra: str) -> tuple:
     return GENERATION_TASKS + extra
 
@@ -142,6 +196,18 @@ TINY = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_h
 GPT2_NAMES = DecoderNormalizedConfig.with_args(num_layers="n_layer", hidden_size="n_embd", num_attention_heads="n_head")
 BLOOM_NAMES = DecoderNormalizedConfig.with_args(num_layers="n_layer", num_attention_heads="n_head")
 NO_POSITION_IDS = dict(USE_POSITION_IDS=False)
+# Families that need nothing beyond the defaults still get a named subclass (CohereOnnxConfig ...).
+OWN_CLASS = dict(ATOL_FOR_VALIDATION=DecoderOnnxConfig.ATOL_FOR_VALIDATION)
+TINY_GQA = dict(TINY, num_key_value_heads=2, head_dim=8)
+# sliding_window=4 < validation's past 7 + 9 new tokens: validation exercises the window.
+TINY_GEMMA3 = dict(TINY_GQA, sliding_window=4, query_pre_attn_scalar=8,
+                   layer_types=["sliding_attention", "full_attention"])
+TINY_GPT2_STYLE = dict(vocab_size=128, n_embd=32, n_layer=2, n_head=4, n_positions=128, n_inner=64, pad_token_id=0,
+                       bos_token_id=1, eos_token_id=2)
+GEMMA3_NAMES = DecoderNormalizedConfig.with_args(
+    num_layers="text_config.num_hidden_layers", hidden_size="text_config.hidden_size",
+    num_attention_heads="text_config.num_attention_heads", num_key_value_heads="text_config.num_key_value_heads",
+    head_dim="text_config.head_dim", vocab_size="text_config.vocab_size")
 
 ARCHITECTURES = [
     Arch("gpt2", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,
@@ -173,4 +239,44 @@ ARCHITECTURES = [
          dict(NO_POSITION_IDS, NORMALIZED_CONFIG_CLASS=BLOOM_NAMES),
          tiny=dict(vocab_size=128, hidden_size=32, n_layer=2, n_head=4, pad_token_id=0, bos_token_id=1,
                    eos_token_id=2)),
+    # llama-like families: sizes spelled the usual way, rotary positions, GQA caches
+    *(Arch(model_type, _tasks(*extra), DecoderOnnxConfig, OWN_CLASS, tiny=TINY_GQA) for model_type, extra in (
+        ("arcee", ()), ("cohere", ()), ("glm", ()), ("granite", ()), ("helium", ()), ("nemotron", ()),
+        ("olmo", ()), ("olmo2", ()), ("stablelm", ()), ("smollm3", ("text-classification",)))),
+    # sliding-window layers next to global ones, attention/final logit softcapping
+    Arch("gemma2", _tasks("text-classification"), DecoderOnnxConfig, OWN_CLASS,
+         tiny=dict(TINY_GQA, sliding_window=4, query_pre_attn_scalar=8)),
+    Arch("gemma3_text", _tasks(), DecoderOnnxConfig, OWN_CLASS, tiny=TINY_GEMMA3),
+    # the multimodal checkpoint's text path (no pixel_values): input ids in, logits out
+    Arch("gemma3", _tasks("text-classification"), DecoderOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=GEMMA3_NAMES),
+         tiny=dict(text_config=TINY_GEMMA3, mm_tokens_per_image=4,
+                   vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                      intermediate_size=64, image_size=16, patch_size=4))),
+    Arch("gpt_neo", _tasks("text-classification"), DecoderOnnxConfig,
+         dict(NORMALIZED_CONFIG_CLASS=DecoderNormalizedConfig.with_args(num_layers="num_layers",
+                                                                        num_attention_heads="num_heads")),
+         tiny=dict(vocab_size=128, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
+                   attention_types=[[["global", "local"], 1]], window_size=4, max_position_embeddings=128,
+                   pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+    Arch("gptj", _tasks("question-answering", "text-classification"), DecoderOnnxConfig,
+         dict(NORMALIZED_CONFIG_CLASS=GPT2_NAMES), tiny=dict(TINY_GPT2_STYLE, rotary_dim=4)),
+    Arch("codegen", _tasks(), DecoderOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=GPT2_NAMES),
+         tiny=dict(TINY_GPT2_STYLE, rotary_dim=4, n_ctx=128)),
+    Arch("gpt_bigcode", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,
+         dict(NORMALIZED_CONFIG_CLASS=type("BigCodeNames", (_BigCodeNormalized, GPT2_NAMES), {})),
+         tiny=dict(TINY_GPT2_STYLE, multi_query=True)),
+    Arch("mpt", _tasks("text-classification", "token-classification"), DecoderOnnxConfig,  # ALiBi
+         dict(NO_POSITION_IDS, NORMALIZED_CONFIG_CLASS=DecoderNormalizedConfig.with_args(
+             num_layers="n_layers", hidden_size="d_model", num_attention_heads="n_heads")),
+         tiny=dict(vocab_size=128, d_model=32, n_layers=2, n_heads=4, expansion_ratio=2, max_seq_len=128,
+                   pad_token_id=0, bos_token_id=1, eos_token_id=2)),
+    # mixture of experts (4 experts, 2 per token)
+    Arch("qwen3_moe", _tasks("text-classification", "token-classification"), MoeDecoderOnnxConfig, OWN_CLASS,
+         tiny=dict(TINY_GQA, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, decoder_sparse_step=1)),
+    Arch("deepseek_v3", _tasks(), MlaDecoderOnnxConfig, OWN_CLASS,
+         tiny=dict(TINY, num_key_value_heads=4, q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4,
+                   qk_nope_head_dim=8, v_head_dim=6, n_routed_experts=4, num_experts_per_tok=2, n_group=1,
+                   topk_group=1, n_shared_experts=1, moe_intermediate_size=16, first_k_dense_replace=1)),
+    Arch("gpt_oss", _tasks(), MoeDecoderOnnxConfig, OWN_CLASS,  # attention sinks, sliding layers
+         tiny=dict(TINY_GQA, num_local_experts=4, num_experts_per_tok=2, intermediate_size=16, sliding_window=4)),
 ]
