@@ -140,7 +140,8 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         model_kwargs.setdefault("attn_implementation", config_class.ATTN_IMPLEMENTATION)
     with progress.step("load"):
         model = load_model(model_name_or_path, base_task, library, dtype=dtype, device=device, cache_dir=cache_dir,
-                           trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
+                           trust_remote_code=trust_remote_code, model_kwargs=model_kwargs,
+                           model_class=getattr(config_class, "MODEL_CLASSES", {}).get(base_task))
         if custom_onnx_config is not None:
             onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
         else:

@@ -97,12 +97,20 @@ def light_sentence_transformer_spec(folder: Path) -> Optional[Dict[str, Any]]:
 
 def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str = "fp32", device: str = "cpu",
                cache_dir: Optional[str] = None, trust_remote_code: bool = False,
-               model_kwargs: Optional[Dict[str, Any]] = None) -> Any:
-    """Load the model to export; the narrow paths above first, the generic loader otherwise."""
+               model_kwargs: Optional[Dict[str, Any]] = None, model_class: Optional[str] = None) -> Any:
+    """Load the model to export; the narrow paths above first, the generic loader otherwise.
+
+    ``model_class``: a transformers class name that serves ``task`` for this architecture
+    where the core's task -> auto class table has none (an ONNX config's ``MODEL_CLASSES``).
+    """
     from xporter import TasksManager
 
     model_kwargs = dict(model_kwargs or {})
     folder = Path(str(model_name_or_path))
+    if model_class and library == "transformers":
+        import transformers
+
+        return load_transformers(folder, getattr(transformers, model_class), dtype, device, model_kwargs)
     if folder.is_dir() and not trust_remote_code:
         if library == "transformers":
             cls = narrow_class(folder, task)

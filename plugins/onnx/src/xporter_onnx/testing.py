@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 
-def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int = 0):
-    """A randomly initialised transformers model for ``task`` with a tiny config."""
+def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int = 0,
+                     model_class_name: Optional[str] = None):
+    """A randomly initialised transformers model for ``task`` with a tiny config
+    (``model_class_name``: the concrete class, where the task's auto classes lack this architecture)."""
     import torch
     from transformers import AutoConfig
     from xporter import TasksManager
@@ -17,7 +19,10 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
     # deep copy: some configs (VisionEncoderDecoderConfig on 4.57) pop keys out of nested dicts
     config = AutoConfig.for_model(model_type.replace("-", "_") if model_type not in _HYPHENATED else model_type,
                                   **copy.deepcopy(tiny))
-    model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type)
+    model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type,
+                                                        model_class_name=model_class_name)
+    if model_class_name:
+        return model_class(config).eval()
     mapping = getattr(getattr(model_class, "_model_mapping", None), "__getitem__", None)
     concrete = mapping(type(config)) if mapping is not None else model_class
     if isinstance(concrete, (list, tuple)):  # e.g. DeiT: (ForImageClassification, ...WithTeacher)
@@ -48,7 +53,8 @@ def tiny_model_dir(row: Any, task: str, folder: Path, seed: int = 0) -> Path:
     if getattr(row, "model_class", None):
         model = build_tiny_submodel(row.model_class, dict(row.tiny or {}), seed)
     else:
-        model = build_tiny_model(row.model_type, task, dict(row.tiny or {}), seed)
+        model = build_tiny_model(row.model_type, task, dict(row.tiny or {}), seed,
+                                 getattr(row.config_class, "MODEL_CLASSES", {}).get(task))
     folder = Path(folder)
     model.save_pretrained(str(folder))
     return folder
