@@ -9,7 +9,7 @@ import pytest
 from xporter_onnx.configs import all_architectures
 from xporter_onnx.testing import skip_unless_known
 
-MY_TABLES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers")
+MY_TABLES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "time_series")
 # Model types the issue lists: every task in the default run. Rows added beyond them run
 # their first and last task by default (other heads share the same trunk), the rest with -m slow.
 REQUIRED = {"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta", "deberta-v2",

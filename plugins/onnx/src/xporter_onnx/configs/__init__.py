@@ -21,7 +21,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "decoder", "seq2seq")
+TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "decoder", "seq2seq",
+                 "time_series")
 
 _CLASS_CACHE: Dict[Tuple[str, str, type], type] = {}
 

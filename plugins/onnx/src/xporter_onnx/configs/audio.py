@@ -1,8 +1,9 @@
-"""Speech encoders on raw waveforms (wav2vec2 family) and spectrogram transformers, as data."""
+"""Speech encoders on raw waveforms (wav2vec2 family), spectrogram transformers and VITS
+text-to-speech, as data."""
 
 from __future__ import annotations
 
-from ..modalities import AudioOnnxConfig
+from ..modalities import AudioOnnxConfig, TextEncoderOnnxConfig
 from ..normalized import NormalizedAudioConfig
 from . import Arch
 from .extra_inputs import DummySpectrogramInputGenerator
@@ -21,6 +22,14 @@ AUDIO = dict(ATOL_FOR_VALIDATION=1e-4)
 SPECTROGRAM = dict(AUDIO, INPUTS={"input_values": {0: "batch_size"}}, NORMALIZED_CONFIG_CLASS=NormalizedAudioConfig,
                    DUMMY_INPUT_GENERATOR_CLASSES=(DummySpectrogramInputGenerator,))
 
+# VITS: text in, waveform out in one graph; the duration predictor sets the output length,
+# so the sample/frame axes follow the data. The tiny row turns the sampling noise off
+# (noise_scale*=0): torch and ONNX Runtime draw different random numbers, so only a
+# noise-free model can be compared. A checkpoint that samples (noise_scale > 0) exports
+# as-is, noise included, but fails validation: export it with --no-validate.
+VITS = dict(INPUT_NAMES=("input_ids", "attention_mask"),
+            OUTPUTS={"waveform": {0: "batch_size", 1: "n_samples"}, "spectrogram": {0: "batch_size", 2: "n_frames"}})
+
 ARCHITECTURES = [
     Arch("wav2vec2", FULL_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
     Arch("hubert", CTC_FAMILY, AudioOnnxConfig, AUDIO, tiny=TINY_W2V),
@@ -38,4 +47,12 @@ ARCHITECTURES = [
          SPECTROGRAM, tiny=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                                 patch_size=8, frequency_stride=4, time_stride=4, num_mel_bins=16, max_length=32,
                                 num_labels=3)),
+    Arch("vits", ("text-to-audio",), TextEncoderOnnxConfig, VITS,
+         tiny=dict(vocab_size=38, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, window_size=2, ffn_dim=32,
+                   flow_size=8, spectrogram_bins=9, upsample_initial_channel=16, upsample_rates=[4, 4],
+                   upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+                   prior_encoder_num_flows=2, prior_encoder_num_wavenet_layers=1,
+                   posterior_encoder_num_wavenet_layers=1, duration_predictor_num_flows=2,
+                   duration_predictor_filter_channels=16, depth_separable_num_layers=2, noise_scale=0.0,
+                   noise_scale_duration=0.0)),
 ]

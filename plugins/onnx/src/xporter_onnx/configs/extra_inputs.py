@@ -1,14 +1,15 @@
 """Dummy inputs for the less common modalities of the audio / multimodal tables.
 
-Spectrogram patches (AST), offline-RL trajectories
-(Decision Transformer) and SAM's point prompts / image embeddings. Each generator reads
-its sizes from the model config: these models fix the non-batch dimensions (position
-tables, patching, the prompt encoder), so only the batch axis follows the shape keywords.
+Spectrogram patches (AST), offline-RL trajectories (Decision Transformer), SAM's point
+prompts / image embeddings, time-series past values (PatchTST / PatchTSMixer) and ColPali's
+image-token prefixed text. Each generator reads its sizes from the model config: these
+models fix the non-batch dimensions (position tables, patching, the prompt encoder), so
+only the batch axis follows the shape keywords.
 """
 
 from __future__ import annotations
 
-from ..dummy import DummyInputGenerator, np, to_framework
+from ..dummy import DummyInputGenerator, DummyTextInputGenerator, np, to_framework
 
 
 class DummySpectrogramInputGenerator(DummyInputGenerator):
@@ -70,3 +71,39 @@ class DummySamPromptInputGenerator(DummyInputGenerator):
             side = int(cfg.image_size) // int(cfg.patch_size)
             array = self.random_float((self.batch_size, int(cfg.output_channels), side, side), float_dtype)
         return to_framework(np.ascontiguousarray(array), framework, float_dtype)
+
+
+class DummyTimeSeriesInputGenerator(DummyInputGenerator):
+    """PatchTST / PatchTSMixer ``past_values``: (batch, context_length, num_input_channels).
+
+    The patching (``unfold`` over context_length) and the per-channel layers are sized by the
+    config, so any other length or channel count fails in ONNX Runtime; only batch varies.
+    """
+
+    SUPPORTED_INPUT_NAMES = ("past_values",)
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        cfg = self.normalized_config
+        shape = (self.batch_size, int(cfg.context_length), int(cfg.num_input_channels))
+        return to_framework(self.random_float(shape, float_dtype), framework, float_dtype)
+
+
+class DummyImagePrefixedTextInputGenerator(DummyTextInputGenerator):
+    """ColPali / PaliGemma text: ``num_image_tokens`` image placeholders, then the text.
+
+    The language model swaps the placeholders for the image features and checks their
+    count, so the prefix is (image_size // patch_size) ** 2 tokens of ``image_token_index``
+    (never padded) before ``sequence_length`` text tokens (which never use that id).
+    """
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        text = np.asarray(super().generate(input_name, "np", int_dtype, float_dtype))
+        cfg = self.normalized_config
+        prefix = (int(cfg.image_size) // int(cfg.patch_size)) ** 2
+        token = int(cfg.image_token_index)
+        if input_name == "input_ids":
+            text = np.where(text == token, token - 1 if token > 3 else token + 1, text)
+            head = np.full((self.batch_size, prefix), token, dtype=text.dtype)
+        else:
+            head = np.ones((self.batch_size, prefix), dtype=text.dtype)
+        return to_framework(np.concatenate([head, text], axis=1), framework, float_dtype)

@@ -1,5 +1,5 @@
-"""Text + image architectures (CLIP family, OWL detectors, SAM), and the Decision
-Transformer (offline RL, a modality of its own), as data.
+"""Text + image architectures (CLIP family, OWL detectors, SAM, MGP-STR scene-text
+recognition, ColPali retrieval), and the Decision Transformer (offline RL, a modality of its own), as data.
 
 CLIP-like rows share :class:`ClipLikeOnnxConfig`; rows differ only in outputs and tiny
 configs. Pseudo model types (``siglip-text``...) name a sub-model of a checkpoint, the way
@@ -14,10 +14,14 @@ from typing import Any, Dict, List
 
 from ..base import ExportPart, IOSpec, OnnxConfig, lookup_output
 from ..dummy import DummyVisionInputGenerator
-from ..modalities import PIXEL_AXES, TextAndVisionOnnxConfig, TextEncoderOnnxConfig
-from ..normalized import NormalizedConfig
+from ..modalities import PIXEL_AXES, TextAndVisionOnnxConfig, TextEncoderOnnxConfig, VisionOnnxConfig
+from ..normalized import NormalizedConfig, NormalizedVisionConfig
 from . import Arch
-from .extra_inputs import DummySamPromptInputGenerator, DummyTrajectoryInputGenerator
+from .extra_inputs import (DummyImagePrefixedTextInputGenerator, DummySamPromptInputGenerator,
+                           DummyTrajectoryInputGenerator)
+
+
+SEQ_AXES = {0: "batch_size", 1: "sequence_length"}
 
 
 class ClipLikeOnnxConfig(TextAndVisionOnnxConfig):
@@ -102,6 +106,37 @@ class SamOnnxConfig(OnnxConfig):
         return {"pred_masks": decoded[0], "iou_scores": decoded[1]}
 
 
+class MgpstrOnnxConfig(VisionOnnxConfig):
+    """MGP-STR reads text from an image with three heads (characters, GPT-2 BPE, BERT
+    wordpieces). Optimum exports ``MgpstrForSceneTextRecognition`` as feature-extraction: the
+    core's AutoModel would give the bare ViT trunk, so ``MODEL_CLASSES`` names the full model.
+    Its ``logits`` output is the tuple of the three heads, split here into named outputs."""
+
+    MODEL_CLASSES = {"feature-extraction": "MgpstrForSceneTextRecognition"}
+    HEADS = ("char_logits", "bpe_logits", "wp_logits")
+    OUTPUTS = {name: {0: "batch_size"} for name in HEADS}
+
+    def flatten_outputs(self, model_output: Any) -> List[Any]:
+        logits = dict(zip(self.HEADS, lookup_output(model_output, "logits")))
+        return [logits[name] for name in self.outputs]
+
+
+class ColPaliOnnxConfig(OnnxConfig):
+    """ColPali's multi-vector embeddings of a page image and its prompt (Optimum's default
+    "vision" variant; its text-only query variant is not exported): ``ColPaliForRetrieval`` is
+    in no auto class, so ``MODEL_CLASSES`` names it."""
+
+    MODEL_CLASSES = {"feature-extraction": "ColPaliForRetrieval"}
+    NORMALIZED_CONFIG_CLASS = NormalizedVisionConfig.with_args(
+        vocab_size="vlm_config.text_config.vocab_size", image_size="vlm_config.vision_config.image_size",
+        patch_size="vlm_config.vision_config.patch_size", num_channels="vlm_config.vision_config.num_channels",
+        image_token_index="vlm_config.image_token_index")
+    DUMMY_INPUT_GENERATOR_CLASSES = (DummyImagePrefixedTextInputGenerator, DummyVisionInputGenerator)
+    INPUTS = {"input_ids": dict(SEQ_AXES), "attention_mask": dict(SEQ_AXES), "pixel_values": {0: "batch_size"}}
+    OUTPUTS = {"embeddings": dict(SEQ_AXES)}
+    MODEL_KWARGS = {"use_cache": False}
+
+
 TINY_TEXT_TOWER = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                        max_position_embeddings=64)
 TINY_VISION_TOWER = dict(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
@@ -120,7 +155,6 @@ OWL_OUTPUTS = {**CLIP_OUTPUTS, "zero-shot-object-detection": {
     "logits": {0: "image_batch_size", 2: "max_text_queries"}, "pred_boxes": {0: "image_batch_size"},
     "text_embeds": {0: "image_batch_size", 1: "max_text_queries"}, "image_embeds": {0: "image_batch_size"}}}
 SIGLIP_TEXT = dict(NORMALIZED_CONFIG_CLASS=NormalizedConfig, ATOL_FOR_VALIDATION=1e-4)
-SEQ_AXES = {0: "batch_size", 1: "sequence_length"}
 # Decision Transformer: batch-only axes. TorchScript records the final un-interleave
 # `x.reshape(batch, seq_length, 3, hidden)` with 3 * seq_length (ORT rejects any other
 # length than the trace's), so the context length is fixed at export (--sequence_length).
@@ -161,6 +195,16 @@ ARCHITECTURES = [
                    prompt_encoder_config=dict(hidden_size=16, image_size=64, patch_size=8, mask_input_channels=4),
                    mask_decoder_config=dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
                                             iou_head_hidden_dim=16))),
+    # scene text: a 16x32 image in 4-pixel patches, 3 heads over small vocabularies
+    Arch("mgp-str", ("feature-extraction",), MgpstrOnnxConfig,
+         tiny=dict(image_size=[16, 32], patch_size=4, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   mlp_ratio=2.0, max_token_length=7, num_character_labels=38, num_bpe_labels=99,
+                   num_wordpiece_labels=99)),
+    Arch("colpali", ("feature-extraction",), ColPaliOnnxConfig,
+         tiny=dict(embedding_dim=16, vlm_config=dict(
+             model_type="paligemma", image_token_index=98, projection_dim=32, hidden_size=32,
+             vision_config=dict(TINY_VISION_TOWER, model_type="siglip_vision_model", projection_dim=32),
+             text_config=dict(TINY_TEXT_TOWER, model_type="gemma", num_key_value_heads=1, head_dim=8)))),
     # offline RL
     Arch("decision_transformer", ("feature-extraction", "reinforcement-learning"), OnnxConfig,
          dict(INPUTS=DT_INPUTS, OUTPUTS=DT_OUTPUTS, DUMMY_INPUT_GENERATOR_CLASSES=(DummyTrajectoryInputGenerator,),
