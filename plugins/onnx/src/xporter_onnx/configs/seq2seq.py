@@ -15,12 +15,14 @@ read:
 
 Classification-style heads of these models (bart text-classification, whisper
 audio-classification ...) are one ``model.onnx``; causal-LM heads of bart-like models
-(``BartForCausalLM``) are decoder-only graphs configured by :mod:`.decoder`.
+(``BartForCausalLM``) are decoder-only graphs configured by :mod:`.decoder`. Families
+that need classes of their own (moonshine, pix2struct, bigbird_pegasus, trocr) live in
+:mod:`.seq2seq_families`; ``ARCHITECTURES`` lists their rows too.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .. import past as kv
 from ..base import ConfigBehavior, ExportPart, IOSpec, OnnxConfig, lookup_output
@@ -180,7 +182,7 @@ class Seq2SeqOnnxConfig(TextSeq2SeqOnnxConfig):
         inputs = dict(inputs)
         past = kv.pop_past(inputs)
         kwargs: Dict[str, Any] = {"decoder_input_ids": inputs.pop("input_ids"),
-                                  "encoder_outputs": (inputs.pop("encoder_hidden_states"),)}
+                                  "encoder_outputs": self.wrap_encoder_outputs(inputs.pop("encoder_hidden_states"))}
         if "encoder_attention_mask" in inputs:
             kwargs["attention_mask"] = inputs.pop("encoder_attention_mask")
         # Always hand the model a cache object (empty for the first step): without one,
@@ -189,6 +191,13 @@ class Seq2SeqOnnxConfig(TextSeq2SeqOnnxConfig):
         kwargs["past_key_values"] = kv.build_encoder_decoder_cache(past)
         kwargs.update(inputs)
         return kwargs
+
+    def wrap_encoder_outputs(self, hidden_states: Any) -> Any:
+        """A ModelOutput, not a tuple: some decoders (moonshine on transformers 5) read
+        attributes of ``encoder_outputs``; the others index it like a tuple."""
+        from transformers.modeling_outputs import BaseModelOutput
+
+        return BaseModelOutput(last_hidden_state=hidden_states)
 
     def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
         if self.behavior is not ConfigBehavior.DECODER:
@@ -224,8 +233,9 @@ class Speech2TextNormalized(Seq2SeqNormalizedConfig):
     FEATURE_SIZE = "input_feat_per_channel"
 
 
-class VisionEncoderDecoderNormalized(Seq2SeqNormalizedConfig, NormalizedVisionConfig):
-    """Sizes of the decoder sub-config; the image and encoder width from the encoder one."""
+class EncoderDecoderNormalized(Seq2SeqNormalizedConfig):
+    """Composite ``EncoderDecoderConfig``: sizes of the decoder sub-config, the encoder width
+    (cross-attention input) from the encoder one."""
 
     HIDDEN_SIZE = "decoder.hidden_size"
     NUM_ATTENTION_HEADS = "decoder.num_attention_heads"
@@ -235,6 +245,11 @@ class VisionEncoderDecoderNormalized(Seq2SeqNormalizedConfig, NormalizedVisionCo
     VOCAB_SIZE = "decoder.vocab_size"
     HEAD_DIM = "decoder.head_dim"
     ENCODER_HIDDEN_SIZE = "encoder.hidden_size"
+
+
+class VisionEncoderDecoderNormalized(EncoderDecoderNormalized, NormalizedVisionConfig):
+    """The decoder sizes as for text; the image from the encoder sub-config."""
+
     IMAGE_SIZE = "encoder.image_size"
     NUM_CHANNELS = "encoder.num_channels"
 
@@ -301,28 +316,50 @@ TINY_VED = dict(encoder=dict(model_type="vit", hidden_size=32, num_hidden_layers
                              pad_token_id=0),
                 decoder_start_token_id=1, pad_token_id=0, eos_token_id=2)
 
+TINY_BERT = dict(model_type="bert", vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=64, max_position_embeddings=128, pad_token_id=0)
+TINY_BERT2BERT = dict(encoder=TINY_BERT, decoder=dict(TINY_BERT, is_decoder=True, add_cross_attention=True),
+                      decoder_start_token_id=1, pad_token_id=0, eos_token_id=2)
 
-def _bart_like(model_type: str, extra_tasks: tuple = (), tiny: Any = None) -> List[Arch]:
+
+def _bart_like(model_type: str, extra_tasks: tuple = (), tiny: Any = None,
+               base: Optional[type] = None) -> List[Arch]:
     """A bart-like family: seq2seq tasks (+ extra monolithic heads) and the causal-LM head."""
     tiny = tiny or TINY_BART
-    return [Arch(model_type, TEXT2TEXT + extra_tasks, Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES),
-                 tiny=tiny),
+    return [Arch(model_type, TEXT2TEXT + extra_tasks, base or Seq2SeqOnnxConfig,
+                 dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES), tiny=tiny),
             Arch(model_type, CAUSAL, DecoderOnnxConfig,
                  dict(NORMALIZED_CONFIG_CLASS=CAUSAL_LM_NAMES, USE_POSITION_IDS=False), tiny=tiny)]
 
 
-ARCHITECTURES = [
+_ROWS = [
     Arch("t5", TEXT2TEXT, Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=T5Normalized), tiny=TINY_T5),
     Arch("mt5", TEXT2TEXT, Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=T5Normalized), tiny=TINY_T5),
     *_bart_like("bart", ("text-classification", "question-answering")),
     *_bart_like("mbart", ("text-classification", "question-answering")),
     *_bart_like("marian", tiny=dict(TINY_BART, pad_token_id=0, decoder_start_token_id=0)),
     *_bart_like("pegasus", tiny=dict(TINY_BART, pad_token_id=0, decoder_start_token_id=0)),
+    *_bart_like("blenderbot"),
+    *_bart_like("blenderbot-small"),
+    Arch("longt5", TEXT2TEXT, Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=T5Normalized),
+         tiny=dict(TINY_T5, local_radius=4, global_block_size=4, encoder_attention_type="transient-global")),
     Arch("m2m_100", TEXT2TEXT, Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES), tiny=TINY_BART),
     Arch("whisper", ("feature-extraction", "feature-extraction-with-past", "audio-classification") + ASR,
          WhisperOnnxConfig, tiny=TINY_WHISPER),
     Arch("speech_to_text", ("feature-extraction", "feature-extraction-with-past") + ASR, Speech2TextOnnxConfig,
          tiny=TINY_S2T),
+    Arch("encoder-decoder", ("text2text-generation", "text2text-generation-with-past"), Seq2SeqOnnxConfig,
+         dict(NORMALIZED_CONFIG_CLASS=EncoderDecoderNormalized), tiny=TINY_BERT2BERT),
     Arch("vision-encoder-decoder", ("image-to-text", "image-to-text-with-past"), VisionEncoderDecoderOnnxConfig,
          tiny=TINY_VED),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``ARCHITECTURES``: the rows above plus :mod:`.seq2seq_families`' (imported on first use,
+    because that module builds on the classes here; any import order works)."""
+    if name == "ARCHITECTURES":
+        from .seq2seq_families import FAMILY_ARCHITECTURES
+
+        return [*_ROWS, *FAMILY_ARCHITECTURES]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
