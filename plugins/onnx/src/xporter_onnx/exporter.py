@@ -154,45 +154,54 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
                           "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     with atomic_output_dir(output, overwrite) as staging:
-        parts = onnx_config.export_parts(model)
-        paths = []
-        for part in parts:
-            path = staging / f"{part.name}.onnx"
-            wrapper = part.config.patch_model_for_export(part.model)
-            dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
-            dummy = {k: v.to(device) for k, v in dummy.items()}
-            with progress.step(f"export {path.name}"):
-                export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
-                               external_data=external_data)
-            paths.append(path)
-            report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
-                                       "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
+        hasher = files.BackgroundHasher()
+        try:
+            parts = onnx_config.export_parts(model)
+            paths = []
+            for part in parts:
+                path = staging / f"{part.name}.onnx"
+                wrapper = part.config.patch_model_for_export(part.model)
+                dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
+                dummy = {k: v.to(device) for k, v in dummy.items()}
+                with progress.step(f"export {path.name}"):
+                    export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
+                                   external_data=external_data)
+                for written_file in (path, path.with_name(path.name + "_data")):
+                    if written_file.is_file():
+                        hasher.submit(written_file)
+                paths.append(path)
+                report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
+                                           "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
+                if validate:
+                    with progress.step(f"validate {path.name}"):
+                        inputs = part.config.generate_dummy_inputs(
+                            "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+                        report.validation.append(
+                            validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
+            paths = onnx_config.post_process_exported_models(staging, parts, paths)
+            if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
+                with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
+                    report.validation.extend(_merge(staging, parts, dynamic_axes, trace_shapes, validate))
             if validate:
-                with progress.step(f"validate {path.name}"):
-                    inputs = part.config.generate_dummy_inputs(
-                        "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
-                    report.validation.append(validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
-        paths = onnx_config.post_process_exported_models(staging, parts, paths)
-        if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
-            with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
-                report.validation.extend(_merge(staging, parts, dynamic_axes, trace_shapes, validate))
-        if validate:
-            raise_if_failed(report.validation)
-        if optimize:
-            report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, validate,
-                                            trace_shapes, dynamic_axes, progress)
-        with progress.step("save configs"):
-            written = files.save_model_configs(model, staging)
-            if source_dir is not None:
-                written += files.copy_preprocessor_files(source_dir, staging)
-            else:
-                written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
-        onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
-        report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)))
-        report.versions = files.package_versions()
-        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
-        report.timings["total"] = round(time.perf_counter() - started, 3)
-        files.write_json(staging / "export_report.json", report.to_dict())
+                raise_if_failed(report.validation)
+            if optimize:
+                report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, validate,
+                                                trace_shapes, dynamic_axes, progress)
+            with progress.step("save configs"):
+                written = files.save_model_configs(model, staging)
+                if source_dir is not None:
+                    written += files.copy_preprocessor_files(source_dir, staging)
+                else:
+                    written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir,
+                                                                 trust_remote_code)
+            onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
+            report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)), hasher)
+            report.versions = files.package_versions()
+            report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+            report.timings["total"] = round(time.perf_counter() - started, 3)
+            files.write_json(staging / "export_report.json", report.to_dict())
+        finally:
+            hasher.close()
     return report
 
 

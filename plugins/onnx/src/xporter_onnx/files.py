@@ -84,12 +84,43 @@ def save_model_configs(model: Any, destination: Path) -> list:
     return written
 
 
-def file_entries(folder: Path, names: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+class BackgroundHasher:
+    """sha256 of finished files on a worker thread while the export goes on (validation runs
+    ONNX Runtime and torch, which leave the GIL; hashlib leaves it too), so the report's
+    checksums of a large model cost no wall time. A file changed after submission is hashed again."""
+
+    def __init__(self) -> None:
+        self._pending: Dict[Path, Any] = {}
+        self._executor = None
+
+    def submit(self, path: Path) -> None:
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xporter-sha256")
+        stat = path.stat()
+        self._pending[path] = ((stat.st_size, stat.st_mtime_ns), self._executor.submit(sha256_of, path))
+
+    def digest(self, path: Path) -> str:
+        stamp, future = self._pending.pop(path, (None, None))
+        stat = path.stat()
+        if future is not None and stamp == (stat.st_size, stat.st_mtime_ns):
+            return future.result()
+        return sha256_of(path)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def file_entries(folder: Path, names: Iterable[str],
+                 hasher: Optional[BackgroundHasher] = None) -> Dict[str, Dict[str, Any]]:
     entries = {}
     for name in names:
         path = folder / name
         if path.is_file():
-            entries[name] = {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+            digest = hasher.digest(path) if hasher is not None else sha256_of(path)
+            entries[name] = {"bytes": path.stat().st_size, "sha256": digest}
     return entries
 
 
