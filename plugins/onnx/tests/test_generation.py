@@ -153,13 +153,14 @@ def test_t5_folder_layout_and_names(t5_export):
     assert {"input_ids", "encoder_attention_mask", "past_key_values.0.encoder.key"} <= with_past_in
     with_past_out = [o.name for o in runner.decoder_with_past.get_outputs()]
     assert with_past_out == ["logits"] + [f"present.{i}.decoder.{kind}" for i in range(layers) for kind in ("key", "value")]
-    # Optimum's merged layout: one file, every input of the with-past graph plus use_cache_branch,
+    # Optimum's merged layout: one file, the inputs of both decoder graphs plus use_cache_branch,
     # the no-past graph's outputs, weights stored once
     import onnx
 
     merged = onnx.load(str(out / "decoder_model_merged.onnx"))
     assert [i.name for i in merged.graph.input][-1] == "use_cache_branch"
-    assert {i.name for i in merged.graph.input} == with_past_in | {"use_cache_branch"}
+    dec_in = {i.name for i in runner.decoder.get_inputs()}
+    assert {i.name for i in merged.graph.input} == with_past_in | dec_in | {"use_cache_branch"}
     assert [o.name for o in merged.graph.output] == dec_out
     assert [n.op_type for n in merged.graph.node] == ["If"]
     weights = {name: sum(t.ByteSize() for t in onnx.load(str(out / name)).graph.initializer)
