@@ -172,3 +172,36 @@ def test_cli_seq2seq_merged_decoder_is_default_and_can_be_switched_off(tmp_path,
     assert run_cli("-m", src, tmp_path / "split", "--no-merge-decoders") == 0
     assert not (tmp_path / "split" / "decoder_model_merged.onnx").exists()
     assert (tmp_path / "split" / "decoder_with_past_model.onnx").is_file()
+
+
+def _one_error_line(err: str) -> str:
+    """The single ``xporter: error:`` line (progress lines aside), and no traceback."""
+    errors = [line for line in err.splitlines() if line.startswith("xporter: error:")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
+
+
+def test_bf16_below_opset_17_and_bf16_on_cpu_validation_are_one_line_errors(tiny_bert_dir, tmp_path, capsys):
+    assert run_cli("-m", tiny_bert_dir, tmp_path / "old", "--dtype", "bf16", "--opset", "14") == 1
+    assert "opset 17" in _one_error_line(capsys.readouterr().err)
+    assert run_cli("-m", tiny_bert_dir, tmp_path / "cpu", "--dtype", "bf16") == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "no kernel for" in line and "--device cuda" in line and "--no-validate" in line
+    assert not (tmp_path / "old").exists() and not (tmp_path / "cpu").exists()
+
+
+def test_decoder_merge_failure_is_one_line_naming_the_switch(tmp_path, monkeypatch, capsys):
+    from xporter_onnx import exporter
+    from xporter_onnx.configs import seq2seq
+    from xporter_onnx.testing import tiny_model_dir
+
+    def refuse(*args, **kwargs):
+        raise ValueError("a decoder graph has nested subgraphs, which this merge does not rename")
+
+    monkeypatch.setattr(exporter, "merge_decoder_files", refuse)
+    row = next(r for r in seq2seq.ARCHITECTURES if r.model_type == "t5")
+    src = tiny_model_dir(row, "text2text-generation", tmp_path / "src")
+    assert run_cli("-m", src, tmp_path / "out") == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "cannot merge the decoder graphs" in line and "--no-merge-decoders" in line
+    assert not (tmp_path / "out").exists()

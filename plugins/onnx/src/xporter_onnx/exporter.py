@@ -153,59 +153,57 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
                           "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
-    with atomic_output_dir(output, overwrite) as staging:
-        hasher = files.BackgroundHasher()
-        try:
-            parts = onnx_config.export_parts(model)
-            paths = []
-            for part in parts:
-                path = staging / f"{part.name}.onnx"
-                wrapper = part.config.patch_model_for_export(part.model)
-                dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
-                dummy = {k: v.to(device) for k, v in dummy.items()}
-                with progress.step(f"export {path.name}"):
-                    export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
-                                   external_data=external_data)
-                for written_file in (path, path.with_name(path.name + "_data")):
-                    if written_file.is_file():
-                        hasher.submit(written_file)
-                paths.append(path)
-                report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
-                                           "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
-                if validate:
-                    with progress.step(f"validate {path.name}"):
-                        inputs = part.config.generate_dummy_inputs(
-                            "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
-                        report.validation.append(
-                            validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
-            paths = onnx_config.post_process_exported_models(staging, parts, paths)
-            if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
-                with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
-                    report.validation.extend(_merge(staging, parts, dynamic_axes, trace_shapes, validate))
+    with atomic_output_dir(output, overwrite) as staging, files.BackgroundHasher() as hasher:
+        parts = onnx_config.export_parts(model)
+        paths = []
+        checked: Dict[str, Any] = {}  # part name -> (torch wrapper, validation inputs), reused below
+        for part in parts:
+            path = staging / f"{part.name}.onnx"
+            wrapper = part.config.patch_model_for_export(part.model)
+            dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
+            dummy = {k: v.to(device) for k, v in dummy.items()}
+            with progress.step(f"export {path.name}"):
+                export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
+                               external_data=external_data)
+            for written_file in (path, external_data_file(path)):
+                if written_file is not None:
+                    hasher.submit(written_file)
+            paths.append(path)
+            report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
+                                       "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
             if validate:
-                raise_if_failed(report.validation)
-            if optimize:
-                report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, validate,
-                                                trace_shapes, dynamic_axes, progress)
-            with progress.step("save configs"):
-                written = files.save_model_configs(model, staging)
-                if source_dir is not None:
-                    written += files.copy_preprocessor_files(source_dir, staging)
-                else:
-                    written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir,
-                                                                 trust_remote_code)
-            onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
-            report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)), hasher)
-            report.versions = files.package_versions()
-            report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
-            report.timings["total"] = round(time.perf_counter() - started, 3)
-            files.write_json(staging / "export_report.json", report.to_dict())
-        finally:
-            hasher.close()
+                with progress.step(f"validate {path.name}"):
+                    inputs = part.config.generate_dummy_inputs(
+                        "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+                    checked[part.name] = (wrapper, inputs)
+                    report.validation.append(validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
+        paths = onnx_config.post_process_exported_models(staging, parts, paths)
+        if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
+            with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
+                report.validation.extend(_merge(staging, checked))
+        if validate:
+            raise_if_failed(report.validation)
+        if optimize:
+            report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, checked,
+                                            progress)
+        with progress.step("save configs"):
+            written = files.save_model_configs(model, staging)
+            if source_dir is not None:
+                written += files.copy_preprocessor_files(source_dir, staging)
+            else:
+                written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
+        onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
+        report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)), hasher)
+        report.versions = files.package_versions()
+        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+        report.timings["total"] = round(time.perf_counter() - started, 3)
+        files.write_json(staging / "export_report.json", report.to_dict())
     return report
 
 
-def _optimize(paths, parts, level, model_type, onnx_config, atol, device, validate, trace_shapes, dynamic, progress):
+def _optimize(paths, parts, level, model_type, onnx_config, atol, device, checked, progress):
+    """``--optimize``: one ``*_optimized.onnx`` per part, validated on the same inputs as the
+    part itself when ``checked`` holds them (i.e. when validation is on)."""
     normalized = onnx_config.normalized_config
     heads = int(normalized.get("num_attention_heads", 0) or 0)
     hidden = int(normalized.get("hidden_size", 0) or 0)
@@ -215,11 +213,10 @@ def _optimize(paths, parts, level, model_type, onnx_config, atol, device, valida
         with progress.step(f"optimize {path.name} ({level})"):
             target = optimize_onnx(Path(path), level, model_type, heads, hidden, device=device)
         result["files"].append(target.name)
-        if validate:
+        if part.name in checked:
+            wrapper, inputs = checked[part.name]
             level_atol = ATOL_BY_LEVEL.get(level)
             part_atol = max(x for x in (atol, level_atol, part.config.atol_for_validation) if x is not None)
-            inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic, trace_shapes))
-            wrapper = part.config.patch_model_for_export(part.model)
             checks.append(validate_part(f"{part.name}_optimized", target, wrapper, part.config, inputs, part_atol, device))
     if checks:
         result["validation"] = [c.to_dict() for c in checks]
@@ -227,18 +224,18 @@ def _optimize(paths, parts, level, model_type, onnx_config, atol, device, valida
     return result
 
 
-def _merge(staging: Path, parts, dynamic: bool, trace_shapes, validate: bool) -> List[PartValidation]:
-    """Write the merged decoder and, when validating, check both of its branches."""
-    by_name = {part.name: part for part in parts}
+def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
+    """Write the merged decoder and, when the parts were validated, check both of its branches
+    on the inputs the two decoder graphs were validated with."""
     first, later = staging / "decoder_model.onnx", staging / "decoder_with_past_model.onnx"
-    target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx")
-    if not validate:
+    try:
+        target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx")
+    except ValueError as exc:
+        raise ExportError(f"cannot merge the decoder graphs: {exc}", "export with --no-merge-decoders") from exc
+    if not checked:
         return []
-    feeds = []
-    for name in ("decoder_model", "decoder_with_past_model"):
-        config = by_name[name].config
-        inputs = config.generate_dummy_inputs("pt", **config.validation_shapes(dynamic, trace_shapes))
-        feeds.append({key: value.detach().cpu().numpy() for key, value in inputs.items()})
+    feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name][1].items()}
+             for name in ("decoder_model", "decoder_with_past_model")]
     return [check_merged(target, first, later, *feeds)]
 
 

@@ -112,6 +112,12 @@ class BackgroundHasher:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
+    def __enter__(self) -> "BackgroundHasher":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()  # before the staging folder is renamed or removed
+
 
 def file_entries(folder: Path, names: Iterable[str],
                  hasher: Optional[BackgroundHasher] = None) -> Dict[str, Dict[str, Any]]:

@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .merge import past_input_for
+
 PathOrSession = Union[str, Path, Any]
 
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
@@ -62,8 +64,7 @@ def _empty_past(session: Any, batch_size: int, lengths: Optional[Dict[str, int]]
 
 
 def _present_to_past(names: Sequence[str], outputs: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
-    return {name.replace("present.", "past_key_values.", 1): value
-            for name, value in zip(names, outputs) if name.startswith("present.")}
+    return {past_input_for(name): value for name, value in zip(names, outputs) if name.startswith("present.")}
 
 
 def _int_type(session: Any, name: str) -> Any:

@@ -107,13 +107,10 @@ def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str =
 
     model_kwargs = dict(model_kwargs or {})
     folder = Path(str(model_name_or_path))
-    if model_class and library == "transformers":
-        import transformers
-
-        return load_transformers(folder, getattr(transformers, model_class), dtype, device, model_kwargs)
     if folder.is_dir() and not trust_remote_code:
         if library == "transformers":
-            cls = narrow_class(folder, task)
+            cls = (TasksManager.get_model_class_for_task(task, model_class_name=model_class) if model_class
+                   else narrow_class(folder, task))
             if cls is not None:
                 return load_transformers(folder, cls, dtype, device, model_kwargs)
         elif library == "sentence_transformers":
@@ -122,6 +119,8 @@ def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str =
             if cls is not None:
                 inner = load_transformers(folder, cls, dtype, device, model_kwargs)
                 return sentence_pipeline_class()(inner, spec["pooling"], spec["normalize"]).eval()
+    if model_class and library == "transformers":
+        model_kwargs["model_class_name"] = model_class  # the core loader's keyword for the same choice
     model = TasksManager.get_model_from_task(
         task, str(model_name_or_path), cache_dir=cache_dir, framework="pt", torch_dtype=dtype, device=device,
         library_name=library, trust_remote_code=trust_remote_code, **model_kwargs)

@@ -18,8 +18,15 @@ import hashlib
 from pathlib import Path
 from typing import Any, Dict, List
 
+from .torch_export import EXTERNAL_DATA_SUFFIX, TWO_GB, check_model
+
 USE_CACHE_INPUT = "use_cache_branch"
 MERGED_NAME = "decoder_model_merged"
+
+
+def past_input_for(present_output: str) -> str:
+    """``present.0.encoder.key`` -> ``past_key_values.0.encoder.key``."""
+    return present_output.replace("present.", "past_key_values.", 1)
 
 
 def _digest(tensor: Any) -> str:
@@ -65,7 +72,6 @@ def _loosen(value_info: Any, other: Any) -> Any:
     """The merged output type: dims the two branches disagree on become symbolic."""
     from onnx import helper
 
-    merged = helper.make_tensor_value_info(value_info.name, value_info.type.tensor_type.elem_type, None)
     dims_a = value_info.type.tensor_type.shape.dim
     dims_b = other.type.tensor_type.shape.dim if other is not None else dims_a
     shape = []
@@ -88,11 +94,10 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
     outputs = [o.name for o in first.graph.output]
     later_outputs = {o.name: o for o in later.graph.output}
     passthrough = [name for name in outputs if name not in later_outputs]
-    identity = [helper.make_node("Identity", [name.replace("present.", "past_key_values.", 1)], [name],
-                                 name=f"passthrough_{name}") for name in passthrough]
+    identity = [helper.make_node("Identity", [past_input_for(name)], [name], name=f"passthrough_{name}")
+                for name in passthrough]
     later_inputs = {i.name for i in later.graph.input}
-    absent = [name.replace("present.", "past_key_values.", 1) for name in passthrough
-              if name.replace("present.", "past_key_values.", 1) not in later_inputs]
+    absent = [past_input_for(name) for name in passthrough if past_input_for(name) not in later_inputs]
     if absent:
         raise ValueError(f"the with-past decoder lacks inputs {absent} to pass through")
 
@@ -123,14 +128,13 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
     merged = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
                                producer_name=first.producer_name, producer_version=first.producer_version)
     merged.ir_version = max(first.ir_version, later.ir_version)
-    large = sum(w.ByteSize() for w in weights.values()) >= 2 * 1024**3 - 64 * 1024**2  # protobuf's 2 GB limit
     target = Path(target)
-    if large:
+    if sum(w.ByteSize() for w in weights.values()) >= TWO_GB - 64 * 1024**2:  # protobuf's limit, with headroom
         onnx.save(merged, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=target.name + "_data")
+                  location=target.name + EXTERNAL_DATA_SUFFIX)
     else:
         onnx.save(merged, str(target))
-    onnx.checker.check_model(str(target))
+    check_model(target)
     return target
 
 
@@ -161,7 +165,7 @@ def check_merged(merged: Path, no_past: Path, with_past: Path, first_feed: Dict[
         for name in names:
             expected = reference.get(name)
             if expected is None:  # encoder cache passed through on later steps
-                expected = feed[name.replace("present.", "past_key_values.", 1)]
+                expected = feed[past_input_for(name)]
             diff = float(np.max(np.abs(np.asarray(expected, np.float64) - np.asarray(got[name], np.float64)))) \
                 if np.size(expected) else 0.0
             branch = "cache" if use_cache else "no_cache"

@@ -26,6 +26,8 @@ from typing import Optional
 
 from xporter.errors import ExportError
 
+from .torch_export import TWO_GB, external_data_file
+
 LEVELS = ("O1", "O2", "O3", "O4")
 ATOL_BY_LEVEL = {"O1": None, "O2": None, "O3": 1e-2, "O4": 5e-2}
 
@@ -98,8 +100,8 @@ def optimize_onnx(path: Path, level: str, model_type: Optional[str], num_heads: 
             keep_residual_layernorm_unfused(optimized.model.graph)
         if level == "O4":
             optimized.convert_float_to_float16(keep_io_types=True)
-        data = path.with_name(path.name + "_data")
-        large = path.stat().st_size + (data.stat().st_size if data.exists() else 0) >= 2 * 1024**3
+        data = external_data_file(path)
+        large = path.stat().st_size + (data.stat().st_size if data is not None else 0) >= TWO_GB
         optimized.save_model_to_file(str(target), use_external_data_format=large)
     except ExportError:
         raise

@@ -12,15 +12,22 @@ from __future__ import annotations
 from ..dummy import DummyInputGenerator, DummyTextInputGenerator, np, to_framework
 
 
-class DummySpectrogramInputGenerator(DummyInputGenerator):
-    """AST ``input_values``: (batch, max_length frames, num_mel_bins), the size its position table expects."""
+class ConfigSizedFloatInputGenerator(DummyInputGenerator):
+    """A float input of shape (batch, *sizes the config names in ``CONFIG_DIMS``)."""
 
-    SUPPORTED_INPUT_NAMES = ("input_values",)
+    CONFIG_DIMS: tuple = ()
 
     def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
         cfg = self.normalized_config
-        shape = (self.batch_size, int(cfg.max_length), int(cfg.num_mel_bins))
+        shape = (self.batch_size, *(int(getattr(cfg, dim)) for dim in self.CONFIG_DIMS))
         return to_framework(self.random_float(shape, float_dtype), framework, float_dtype)
+
+
+class DummySpectrogramInputGenerator(ConfigSizedFloatInputGenerator):
+    """AST ``input_values``: (batch, max_length frames, num_mel_bins), the size its position table expects."""
+
+    SUPPORTED_INPUT_NAMES = ("input_values",)
+    CONFIG_DIMS = ("max_length", "num_mel_bins")
 
 
 class DummyTrajectoryInputGenerator(DummyInputGenerator):
@@ -73,7 +80,7 @@ class DummySamPromptInputGenerator(DummyInputGenerator):
         return to_framework(np.ascontiguousarray(array), framework, float_dtype)
 
 
-class DummyTimeSeriesInputGenerator(DummyInputGenerator):
+class DummyTimeSeriesInputGenerator(ConfigSizedFloatInputGenerator):
     """PatchTST / PatchTSMixer ``past_values``: (batch, context_length, num_input_channels).
 
     The patching (``unfold`` over context_length) and the per-channel layers are sized by the
@@ -81,11 +88,7 @@ class DummyTimeSeriesInputGenerator(DummyInputGenerator):
     """
 
     SUPPORTED_INPUT_NAMES = ("past_values",)
-
-    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
-        cfg = self.normalized_config
-        shape = (self.batch_size, int(cfg.context_length), int(cfg.num_input_channels))
-        return to_framework(self.random_float(shape, float_dtype), framework, float_dtype)
+    CONFIG_DIMS = ("context_length", "num_input_channels")
 
 
 class DummyImagePrefixedTextInputGenerator(DummyTextInputGenerator):
