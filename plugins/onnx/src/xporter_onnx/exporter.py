@@ -118,6 +118,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
     check_output_dir(output, overwrite)  # fail before any expensive work
+    _check_opset_for_dtype(opset, dtype)
     if framework is None:
         framework = TasksManager.determine_framework(str(model_name_or_path), cache_dir=cache_dir)
     if framework != "pt":
@@ -244,12 +245,15 @@ def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
 MIN_OPSET_BY_DTYPE = {"bf16": 17}
 
 
-def _opset_for(requested: Optional[int], default: int, dtype: str) -> int:
+def _check_opset_for_dtype(requested: Optional[int], dtype: str) -> None:
     floor = MIN_OPSET_BY_DTYPE.get(dtype, 0)
     if requested is not None and requested < floor:
         raise ExportError(f"--dtype {dtype} needs opset {floor} or newer, got --opset {requested}",
                           f"pass --opset {floor} or leave --opset out")
-    return requested or max(default, floor)
+
+
+def _opset_for(requested: Optional[int], default: int, dtype: str) -> int:
+    return requested or max(default, MIN_OPSET_BY_DTYPE.get(dtype, 0))
 
 
 def _axes(spec):
