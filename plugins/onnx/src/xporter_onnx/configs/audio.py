@@ -4,9 +4,9 @@ text-to-speech, as data."""
 from __future__ import annotations
 
 from ..modalities import AudioOnnxConfig, TextEncoderOnnxConfig
-from ..normalized import NormalizedAudioConfig
+from ..normalized import NormalizedAudioConfig, NormalizedConfig
 from . import Arch
-from .extra_inputs import DummySpectrogramInputGenerator
+from .extra_inputs import DummyFrameFeaturesInputGenerator, DummySpectrogramInputGenerator
 
 CTC_FAMILY = ("feature-extraction", "automatic-speech-recognition", "audio-classification")
 FULL_FAMILY = CTC_FAMILY + ("audio-frame-classification", "audio-xvector")
@@ -21,6 +21,12 @@ AUDIO = dict(ATOL_FOR_VALIDATION=1e-4)
 # AST: log-mel frames (batch, max_length, num_mel_bins); its position table fixes both sizes
 SPECTROGRAM = dict(AUDIO, INPUTS={"input_values": {0: "batch_size"}}, NORMALIZED_CONFIG_CLASS=NormalizedAudioConfig,
                    DUMMY_INPUT_GENERATOR_CLASSES=(DummySpectrogramInputGenerator,))
+
+# M-CTC-T (transformers 4.x only): frame-major features (batch, frames, input_feat_per_channel)
+FRAME_FEATURES = dict(AUDIO, INPUTS={"input_features": {0: "batch_size", 1: "sequence_length"},
+                                     "attention_mask": {0: "batch_size", 1: "sequence_length"}},
+                      NORMALIZED_CONFIG_CLASS=NormalizedConfig,
+                      DUMMY_INPUT_GENERATOR_CLASSES=(DummyFrameFeaturesInputGenerator,))
 
 # VITS: text in, waveform out in one graph; the duration predictor sets the output length,
 # so the sample/frame axes follow the data. The tiny row turns the sampling noise off
@@ -47,6 +53,10 @@ ARCHITECTURES = [
          SPECTROGRAM, tiny=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                                 patch_size=8, frequency_stride=4, time_stride=4, num_mel_bins=16, max_length=32,
                                 num_labels=3)),
+    Arch("mctct", ("feature-extraction", "automatic-speech-recognition"), AudioOnnxConfig, FRAME_FEATURES,
+         tiny=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, attention_head_dim=8,
+                   intermediate_size=37, input_feat_per_channel=8, conv_kernel=[7], conv_stride=[3],
+                   max_position_embeddings=64, vocab_size=32)),
     Arch("vits", ("text-to-audio",), TextEncoderOnnxConfig, VITS,
          tiny=dict(vocab_size=38, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, window_size=2, ffn_dim=32,
                    flow_size=8, spectrogram_bins=9, upsample_initial_channel=16, upsample_rates=[4, 4],

@@ -110,3 +110,20 @@ class DummyImagePrefixedTextInputGenerator(DummyTextInputGenerator):
         else:
             head = np.ones((self.batch_size, prefix), dtype=text.dtype)
         return to_framework(np.concatenate([head, text], axis=1), framework, float_dtype)
+
+
+class DummyFrameFeaturesInputGenerator(DummyInputGenerator):
+    """Frame-major speech features (M-CTC-T): ``input_features`` (batch, frames, features per
+    frame) and a frame ``attention_mask``, right-padded on every row but the first when validating."""
+
+    SUPPORTED_INPUT_NAMES = ("input_features", "attention_mask")
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        frames = self.shapes["sequence_length"]
+        if input_name == "attention_mask":
+            array = self.ones((self.batch_size, frames), int_dtype)
+            if self.shapes.get("padding") and frames > 2:
+                array[1:, -(frames // 3):] = 0
+            return to_framework(array, framework, float_dtype)
+        features = int(self.normalized_config.input_feat_per_channel) * int(self.normalized_config.input_channels)
+        return to_framework(self.random_float((self.batch_size, frames, features), float_dtype), framework, float_dtype)
