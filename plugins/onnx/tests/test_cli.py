@@ -29,6 +29,21 @@ def test_cli_export_json_report(tiny_bert_dir, tmp_path, capsys):
     assert on_disk["files"]["model.onnx"]["sha256"] and on_disk["versions"]["torch"]
 
 
+def test_model_kwargs_reach_the_loader(tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    # an unknown attention implementation is refused by transformers: proof the kwargs arrived
+    assert run_cli("-m", tiny_bert_dir, out, "--model-kwargs", '{"attn_implementation": "no-such-attention"}') == 1
+    assert "no-such-attention" in capsys.readouterr().err and not out.exists()
+    assert run_cli("-m", tiny_bert_dir, out, "--model-kwargs", '{"attn_implementation": "eager"}') == 0
+
+
+@pytest.mark.parametrize("bad", ["{not json", "[1, 2]"])
+def test_model_kwargs_must_be_a_json_object(tiny_bert_dir, tmp_path, capsys, bad):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("-m", tiny_bert_dir, tmp_path / "out", "--model-kwargs", bad)
+    assert exit_info.value.code == 2 and "--model-kwargs" in capsys.readouterr().err
+
+
 def test_unsupported_architecture_lists_supported_and_custom_config(tmp_path, capsys):
     from transformers import PretrainedConfig
 

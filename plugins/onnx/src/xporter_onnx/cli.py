@@ -51,9 +51,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-merge-decoders", action="store_true",
                         help="seq2seq with past: do not also write decoder_model_merged.onnx")
     parser.add_argument("--json", action="store_true", help="print the export report as JSON on stdout")
+    parser.add_argument("--model-kwargs", type=_json_object, default=None, metavar="JSON",
+                        help="extra keyword arguments for loading the model, as a JSON object "
+                             "(e.g. '{\"attn_implementation\": \"eager\"}')")
     shapes = parser.add_argument_group("dummy input shapes")
     for name, help_text in SHAPE_FLAGS.items():
         shapes.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None, help=help_text)
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    """``--model-kwargs``: a JSON object, refused by argparse with one line otherwise."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object such as '{\"key\": \"value\"}'")
+    return value
 
 
 def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -62,7 +76,8 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
                 framework=args.framework, library_name=args.library_name, trust_remote_code=args.trust_remote_code,
                 cache_dir=args.cache_dir, dynamo=args.dynamo, dynamic_axes=not args.no_dynamic_axes,
                 validate=not args.no_validate, merge_decoders=not args.no_merge_decoders, overwrite=args.overwrite,
-                optimize=args.optimize, external_data=True if args.external_data else None, **shapes)
+                optimize=args.optimize, external_data=True if args.external_data else None,
+                model_kwargs=getattr(args, "model_kwargs", None), **shapes)
 
 
 def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, Any]:
