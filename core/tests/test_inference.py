@@ -21,6 +21,8 @@ from core_support import write_config
     ("SegformerForSemanticSegmentation", "segformer", "semantic-segmentation"),
     ("VisionEncoderDecoderModel", "vision-encoder-decoder", "image-to-text"),
     ("BertModel", "bert", "feature-extraction"),
+    ("SpeechT5ForTextToSpeech", "speecht5", "text-to-audio"),
+    ("MusicgenForConditionalGeneration", "musicgen", "text-to-audio"),
     ("TFBertForQuestionAnswering", "bert", "question-answering"),
 ])
 def test_task_from_local_directory(tmp_path, architecture, model_type, task):

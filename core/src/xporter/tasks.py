@@ -146,6 +146,8 @@ ARCHITECTURE_SUFFIX_TASKS: tuple[tuple[str, str], ...] = (
     ("ForPoseEstimation", "keypoint-detection"),
     ("ForImageSuperResolution", "image-to-image"),
     ("ForPrediction", "time-series-forecasting"),
+    ("ForTextToSpeech", "text-to-audio"),
+    ("ForTextToWaveform", "text-to-audio"),
     ("VisionEncoderDecoderModel", "image-to-text"),
     ("ForImageTextToText", "image-text-to-text"),
     ("ForVision2Seq", "image-to-text"),
@@ -162,6 +164,8 @@ CONDITIONAL_GENERATION_TASK_BY_MODEL_TYPE: dict[str, str] = {
     "blip": "image-to-text",
     "llava": "image-text-to-text",
     "qwen2_vl": "image-text-to-text",
+    "musicgen": "text-to-audio",
+    "musicgen_melody": "text-to-audio",
 }
 
 
