@@ -22,6 +22,11 @@ from xporter.errors import ModelConfigError
 LIGHT_ST_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                     "sentence_transformers.models.Normalize"}
 LIGHT_POOLING = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+# ``model_kwargs`` keys naming a separate checkpoint an export needs besides the model (Optimum's
+# ``--model-kwargs '{"vocoder": ...}'`` for SpeechT5): key -> "module:function(source, dtype=,
+# device=, cache_dir=)". They never reach ``from_pretrained``; the component is set on the model
+# under the same attribute name, where the ONNX config's ``export_parts`` finds it.
+COMPONENT_LOADERS = {"vocoder": "xporter_onnx.configs.speecht5:load_vocoder"}
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
@@ -106,6 +111,11 @@ def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str =
     from xporter import TasksManager
 
     model_kwargs = dict(model_kwargs or {})
+    components = {key: model_kwargs.pop(key) for key in list(model_kwargs) if key in COMPONENT_LOADERS}
+    if components:
+        model = load_model(model_name_or_path, task, library, dtype=dtype, device=device, cache_dir=cache_dir,
+                           trust_remote_code=trust_remote_code, model_kwargs=model_kwargs, model_class=model_class)
+        return attach_components(model, components, dtype=dtype, device=device, cache_dir=cache_dir)
     folder = Path(str(model_name_or_path))
     if folder.is_dir() and not trust_remote_code:
         if library == "transformers":
@@ -126,6 +136,16 @@ def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str =
         library_name=library, trust_remote_code=trust_remote_code, **model_kwargs)
     model = TasksManager.standardize_model_attributes(model, library)
     return model.eval() if hasattr(model, "eval") else model
+
+
+def attach_components(model: Any, components: Dict[str, Any], **options: Any) -> Any:
+    """Load each ``COMPONENT_LOADERS`` entry of ``components`` and set it on ``model``."""
+    import importlib
+
+    for key, source in components.items():
+        module, function = COMPONENT_LOADERS[key].split(":")
+        setattr(model, key, getattr(importlib.import_module(module), function)(source, **options).eval())
+    return model
 
 
 _PIPELINE = None

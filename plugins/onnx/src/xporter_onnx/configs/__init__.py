@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "decoder", "seq2seq",
-                 "time_series")
+                 "time_series", "musicgen", "diffusers", "speecht5")
 
 _CLASS_CACHE: Dict[Tuple[str, str, type], type] = {}
 
