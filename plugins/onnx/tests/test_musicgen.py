@@ -51,7 +51,9 @@ def exported(request, tmp_path_factory):
     row = ROW if request.param == "mono" else _stereo_row()
     src = tiny_model_dir(row, "text-to-audio", folder / "src")
     out = folder / "onnx"
-    assert main(["export", "onnx", "-m", str(src), str(out), "--task", "text-to-audio"]) == 0
+    task = ["--task", "text-to-audio"] if request.param == "stereo" else []  # mono: inferred (--task auto)
+    assert main(["export", "onnx", "-m", str(src), str(out), *task]) == 0
+    assert json.loads((out / "export_report.json").read_text())["task"] == "text-to-audio"
     return src, out
 
 

@@ -57,7 +57,7 @@ def _cli_export(src, vocoder, out):
     """``xporter export onnx ... --json``; the report read from stdout (fixtures cannot use capsys)."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = main(["export", "onnx", "-m", str(src), str(out), "--task", "text-to-audio",
+        code = main(["export", "onnx", "-m", str(src), str(out),  # task inferred: text-to-audio
                      "--model-kwargs", json.dumps({"vocoder": str(vocoder)}), "--json"])
     assert code == 0
     return json.loads(buffer.getvalue())
