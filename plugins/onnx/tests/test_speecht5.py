@@ -151,6 +151,7 @@ def test_missing_vocoder_is_one_line_error(exported, tmp_path, capsys):
     model, _, _, _ = exported
     src = tmp_path / "tts"
     model.save_pretrained(src)
+    capsys.readouterr()  # drop save_pretrained's progress bar
     assert main(["export", "onnx", "-m", str(src), str(tmp_path / "out"), "--task", "text-to-audio", "--json"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--model-kwargs '{\"vocoder\"" in err, err

@@ -20,6 +20,7 @@ from . import files
 from .loader import load_model
 from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
+from .pipeline_export import export_diffusers, is_diffusers_component_dir
 from .torch_export import export_to_onnx, external_data_file
 from .validate import PartValidation, raise_if_failed, validate_part
 
@@ -111,7 +112,8 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
     registered one, e.g. for an architecture the tables lack. ``merge_decoders``: also write
     ``decoder_model_merged.onnx`` when a seq2seq export has both decoder graphs. Raises ``ValidationError``
-    when an output differs by more than the tolerance (nothing is written then).
+    when an output differs by more than the tolerance (nothing is written then). A diffusers pipeline
+    (or saved diffusers model) goes to :mod:`xporter_onnx.pipeline_export`: one graph per component.
     """
     from xporter import TasksManager
 
@@ -125,6 +127,12 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         raise FrameworkError(f"xporter_onnx.export exports PyTorch models, this one is '{framework}'",
                              "use `xporter export onnx --framework tf` (needs: pip install xporter-tflite)")
     library = library_name or TasksManager.infer_library_from_model(str(model_name_or_path), cache_dir=cache_dir)
+    if library == "diffusers" or is_diffusers_component_dir(model_name_or_path):
+        return export_diffusers(model_name_or_path, output, task, progress=progress, opset=opset, atol=atol,
+                                dtype=dtype, device=device, cache_dir=cache_dir, dynamo=dynamo,
+                                dynamic_axes=dynamic_axes, validate=validate, overwrite=overwrite, optimize=optimize,
+                                external_data=external_data, custom_onnx_config=custom_onnx_config,
+                                model_kwargs=model_kwargs, shapes=shapes)
     model_type = _model_type(model_name_or_path, library, cache_dir)
     if custom_onnx_config is None:
         task = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
@@ -160,24 +168,12 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         checked: Dict[str, Any] = {}  # part name -> (torch wrapper, validation inputs), reused below
         for part in parts:
             path = staging / f"{part.name}.onnx"
-            wrapper = part.config.patch_model_for_export(part.model)
-            dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
-            dummy = {k: v.to(device) for k, v in dummy.items()}
-            with progress.step(f"export {path.name}"):
-                export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
-                               external_data=external_data)
-            for written_file in (path, external_data_file(path)):
-                if written_file is not None:
-                    hasher.submit(written_file)
+            result = export_part(part, path, report, hasher, progress, trace_shapes=trace_shapes, opset=opset,
+                                 dynamic_axes=dynamic_axes, dynamo=dynamo, external_data=external_data,
+                                 validate=validate, atol=atol, device=device)
             paths.append(path)
-            report.parts[part.name] = {"file": path.name, "inputs": _axes(part.config.inputs),
-                                       "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
-            if validate:
-                with progress.step(f"validate {path.name}"):
-                    inputs = part.config.generate_dummy_inputs(
-                        "pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
-                    checked[part.name] = (wrapper, inputs)
-                    report.validation.append(validate_part(part.name, path, wrapper, part.config, inputs, atol, device))
+            if result is not None:
+                checked[part.name] = result
         paths = onnx_config.post_process_exported_models(staging, parts, paths)
         if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
@@ -200,6 +196,35 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         report.timings["total"] = round(time.perf_counter() - started, 3)
         files.write_json(staging / "export_report.json", report.to_dict())
     return report
+
+
+def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, *, trace_shapes: Dict[str, Any],
+                opset: int, dynamic_axes: bool, dynamo: bool, external_data: Optional[bool], validate: bool,
+                atol: Optional[float], device: str, key: Optional[str] = None, file_name: Optional[str] = None):
+    """Trace one part into ``path``, record it in ``report.parts[key]`` and validate it on other shapes.
+
+    Shared by transformers models (one call per ExportPart) and diffusers pipelines (one per
+    component, ``key`` = its folder). Returns ``(torch wrapper, validation inputs)`` when
+    validated (reused by --optimize and the merged decoder), else None.
+    """
+    key = key or part.name
+    wrapper = part.config.patch_model_for_export(part.model)
+    dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
+    dummy = {k: v.to(device) for k, v in dummy.items()}
+    with progress.step(f"export {file_name or path.name}"):
+        export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
+                       external_data=external_data)
+    for written_file in (path, external_data_file(path)):
+        if written_file is not None:
+            hasher.submit(written_file)
+    report.parts[key] = {"file": file_name or path.name, "inputs": _axes(part.config.inputs),
+                         "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
+    if not validate:
+        return None
+    with progress.step(f"validate {file_name or path.name}"):
+        inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+        report.validation.append(validate_part(key, path, wrapper, part.config, inputs, atol, device))
+    return wrapper, inputs
 
 
 def _optimize(paths, parts, level, model_type, onnx_config, atol, device, checked, progress):
