@@ -106,11 +106,18 @@ def test_stable_diffusion_pipeline_through_the_cli(sd_pipeline, sd_onnx):
     assert not (sd_onnx / "vae").exists() and not list(sd_onnx.parent.glob(".*partial*"))
 
 
-def test_pipeline_optimize_is_refused_in_one_line(sd_pipeline, tmp_path, capsys):
-    assert main(["export", "onnx", "-m", str(sd_pipeline), str(tmp_path / "o"), "--optimize", "O1"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert "--optimize is not supported for diffusers pipelines" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+def test_pipeline_optimize_writes_and_validates_every_component(sd_pipeline, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["export", "onnx", "-m", str(sd_pipeline), str(out), "--optimize", "O2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    folders = ("text_encoder", "unet", "vae_encoder", "vae_decoder")
+    assert report["optimization"]["files"] == [f"{folder}/model_optimized.onnx" for folder in folders]
+    checked = report["optimization"]["validation"]
+    assert [v["part"] for v in checked] == [f"{folder}_optimized" for folder in folders]
+    assert all(v["ok"] for v in checked)
+    for folder in folders:
+        assert (out / folder / "model_optimized.onnx").is_file()
+        assert f"{folder}/model_optimized.onnx" in report["files"]
 
 
 def test_unsupported_component_class_is_one_line(sd_pipeline, tmp_path, monkeypatch):

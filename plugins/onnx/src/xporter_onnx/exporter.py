@@ -181,8 +181,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         if validate:
             raise_if_failed(report.validation)
         if optimize:
-            report.optimization = _optimize(paths, parts, optimize, model_type, onnx_config, atol, device, checked,
-                                            progress)
+            report.optimization = _optimize(paths, parts, optimize, model_type, atol, device, checked, progress)
         with progress.step("save configs"):
             written = files.save_model_configs(model, staging)
             if source_dir is not None:
@@ -227,23 +226,28 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     return wrapper, inputs
 
 
-def _optimize(paths, parts, level, model_type, onnx_config, atol, device, checked, progress):
+def _optimize(paths, parts, level, model_type, atol, device, checked, progress, keys=None, root=None):
     """``--optimize``: one ``*_optimized.onnx`` per part, validated on the same inputs as the
-    part itself when ``checked`` holds them (i.e. when validation is on)."""
-    normalized = onnx_config.normalized_config
-    heads = int(normalized.get("num_attention_heads", 0) or 0)
-    hidden = int(normalized.get("hidden_size", 0) or 0)
+    part itself when ``checked`` holds them (i.e. when validation is on).
+
+    ``keys``: the parts' names in the report and in ``checked`` (default: ``part.name``; a
+    diffusers pipeline uses its component folders); file names are relative to ``root`` when given.
+    """
+    keys = keys or [part.name for part in parts]
     result: Dict[str, Any] = {"level": level, "files": []}
     checks = []
-    for path, part in zip(paths, parts):
-        with progress.step(f"optimize {path.name} ({level})"):
+    for path, part, key in zip(paths, parts, keys):
+        normalized = part.config.normalized_config
+        heads = int(normalized.get("num_attention_heads", 0) or 0)
+        hidden = int(normalized.get("hidden_size", 0) or 0)
+        with progress.step(f"optimize {path.relative_to(root) if root else path.name} ({level})"):
             target = optimize_onnx(Path(path), level, model_type, heads, hidden, device=device)
-        result["files"].append(target.name)
-        if part.name in checked:
-            wrapper, inputs = checked[part.name]
+        result["files"].append(target.relative_to(root).as_posix() if root else target.name)
+        if key in checked:
+            wrapper, inputs = checked[key]
             level_atol = ATOL_BY_LEVEL.get(level)
             part_atol = max(x for x in (atol, level_atol, part.config.atol_for_validation) if x is not None)
-            checks.append(validate_part(f"{part.name}_optimized", target, wrapper, part.config, inputs, part_atol, device))
+            checks.append(validate_part(f"{key}_optimized", target, wrapper, part.config, inputs, part_atol, device))
     if checks:
         result["validation"] = [c.to_dict() for c in checks]
         raise_if_failed(checks)

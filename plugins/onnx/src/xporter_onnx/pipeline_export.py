@@ -208,10 +208,6 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
     from .validate import raise_if_failed
 
     started = time.perf_counter()
-    if optimize:
-        raise ExportError("--optimize is not supported for diffusers pipelines",
-                          "export without --optimize, then optimize each component's model.onnx with "
-                          "onnxruntime.transformers.optimizer")
     source = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     is_component = is_diffusers_component_dir(model_name_or_path)
     with progress.step("load"):
@@ -235,6 +231,8 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
                                    "diffusers", opset, "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
     trace_shapes = {k: v for k, v in (shapes or {}).items() if v is not None}
     with atomic_output_dir(output, overwrite) as staging, files.BackgroundHasher() as hasher:
+        exported: List[tuple] = []  # (report key, path, part) per graph, for --optimize
+        checked: Dict[str, Any] = {}
         for component in components:
             folder = staging / component.folder
             folder.mkdir(parents=True, exist_ok=True)
@@ -244,14 +242,21 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
                                   "report this with --debug output")
             key = component.folder or part[0].name
             path = folder / "model.onnx"
-            exporter.export_part(part[0], path, report, hasher, progress, key=key,
-                                 file_name=path.relative_to(staging).as_posix(), trace_shapes=trace_shapes,
-                                 opset=opset, dynamic_axes=dynamic_axes, dynamo=dynamo, external_data=external_data,
-                                 validate=validate, atol=atol, device=device)
+            result = exporter.export_part(part[0], path, report, hasher, progress, key=key,
+                                          file_name=path.relative_to(staging).as_posix(), trace_shapes=trace_shapes,
+                                          opset=opset, dynamic_axes=dynamic_axes, dynamo=dynamo,
+                                          external_data=external_data, validate=validate, atol=atol, device=device)
+            if result is not None:
+                checked[key] = result
             report.parts[key]["model_type"] = component.model_type
             component.config.post_process_exported_models(folder, part, [path])
+            exported.append((key, path, part[0]))
         if validate:
             raise_if_failed(report.validation)
+        if optimize:  # ONNX Runtime's generic fusions: its UNet/VAE fusion patterns target CUDA kernels
+            keys, paths, parts = (list(column) for column in zip(*exported))
+            report.optimization = exporter._optimize(paths, parts, optimize, None, atol, device, checked, progress,
+                                                     keys=keys, root=staging)
         with progress.step("save configs"):
             for component in components:
                 _save_component_config(component.model, staging / component.folder)
