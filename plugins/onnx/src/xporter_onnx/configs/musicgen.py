@@ -22,8 +22,8 @@ and runs once per channel, as ``generate`` does. Limits, as Optimum's: the audio
 EnCodec with ``chunk_length_s = None`` (the chunked decode loops over a data-dependent number of
 frames); audio-prompted generation (``audio_encoder.encode``) is not exported. ``--dynamo``
 fails on EnCodec's data-dependent padding branch (``_pad1d``); the default TorchScript path
-exports every graph. Pass ``--task text-to-audio``: the core infers ``text2text-generation``
-from ``...ForConditionalGeneration``.
+exports every graph. ``--task auto`` picks ``text-to-audio`` (the core maps MusicGen's
+``...ForConditionalGeneration`` to it).
 """
 
 from __future__ import annotations
