@@ -14,7 +14,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_classificati
 
 def _torchrun(tmp_path, name, *extra):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
-    out = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "0" if False else "29517",
+    # --standalone: a rendezvous on a free local port, so back-to-back runs never collide on one
+    # (a fixed port failed with EADDRINUSE while the previous run's socket was still closing)
+    out = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2",
                           str(EXAMPLE), "--output", str(tmp_path / name), "--max-steps", "10", *extra],
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -89,10 +89,21 @@ def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, 
     return export(args.model, args.output, framework="pt", progress=progress, **options).to_dict()
 
 
+def _quiet_weight_loading_bars() -> None:
+    """The CLI names each step itself; transformers' per-weight "Loading weights" bar would
+    interleave with that display and precede a one-line error. Hub download bars stay."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
+
+
 def run(args: argparse.Namespace) -> int:
     from xporter import TasksManager
 
     progress = Progress(enabled=not args.json)
+    _quiet_weight_loading_bars()
     framework = args.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
     if framework == "tf":
         from .exporter import export_tf
