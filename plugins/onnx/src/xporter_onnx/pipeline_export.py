@@ -147,9 +147,20 @@ def single_component(model: Any, task: str, dtype: str, custom_onnx_config: Any)
             for folder, t in types]
 
 
+def _follow_transformers_progress_bars(diffusers: Any) -> None:
+    """Where the caller (the CLI) turned transformers' loading bars off, turn diffusers' off too."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    if not transformers_logging.is_progress_bar_enabled():
+        diffusers.utils.logging.disable_progress_bar()
+
+
 def _load(model_name_or_path: Any, dtype: str, device: str, cache_dir: Optional[str],
           model_kwargs: Dict[str, Any]) -> Any:
     diffusers = require_diffusers()
+    _follow_transformers_progress_bars(diffusers)
     torch_dtype = _torch_dtype(dtype)
     if is_diffusers_component_dir(model_name_or_path):
         class_name = _read_json(Path(str(model_name_or_path)) / "config.json").get("_class_name", "")
