@@ -46,7 +46,12 @@ def main():
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
         print(json.dumps({"world_size": training_args.world_size, "ort_active": flags, "losses": losses,
                           "eval_accuracy": metrics["eval_accuracy"],
-                          "wrapped": type(trainer.model_wrapped).__name__}))
+                          "wrapped": type(trainer.model_wrapped).__name__}), flush=True)
+    if dist.is_available() and dist.is_initialized():
+        # every rank leaves together, then the gloo threads are joined: a rank that exits while its
+        # process group is alive can abort in C++ teardown ("terminate called without an active exception")
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
