@@ -155,9 +155,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
         else:
             onnx_config = constructor(model.config, float_dtype=dtype)
-    opset = _opset_for(opset, onnx_config.DEFAULT_ONNX_OPSET, dtype)
-    if dynamo:
-        opset = max(opset, onnx_config.MIN_DYNAMO_OPSET)
+    opset = resolve_opset(opset, [onnx_config], dtype, dynamo)
     trace_shapes = {k: v for k, v in shapes.items() if v is not None}
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
                           "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
@@ -181,7 +179,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         if validate:
             raise_if_failed(report.validation)
         if optimize:
-            report.optimization = _optimize(paths, parts, optimize, model_type, atol, device, checked, progress)
+            report.optimization = optimize_parts(paths, parts, optimize, model_type, atol, device, checked, progress)
         with progress.step("save configs"):
             written = files.save_model_configs(model, staging)
             if source_dir is not None:
@@ -189,12 +187,18 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             else:
                 written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
         onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
-        report.files = files.file_entries(staging, sorted(set(onnx_files) | set(written)), hasher)
-        report.versions = files.package_versions()
-        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
-        report.timings["total"] = round(time.perf_counter() - started, 3)
-        files.write_json(staging / "export_report.json", report.to_dict())
+        finish_report(report, staging, sorted(set(onnx_files) | set(written)), hasher, progress, started)
     return report
+
+
+def finish_report(report: ExportReport, staging: Path, names: List[str], hasher, progress: Progress, started: float,
+                  *extra_dists: str) -> None:
+    """Fill in files (sizes, sha256), package versions and timings, and write ``export_report.json``."""
+    report.files = files.file_entries(staging, names, hasher)
+    report.versions = files.package_versions(*extra_dists)
+    report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+    report.timings["total"] = round(time.perf_counter() - started, 3)
+    files.write_json(staging / "export_report.json", report.to_dict())
 
 
 def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, *, trace_shapes: Dict[str, Any],
@@ -226,7 +230,7 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     return wrapper, inputs
 
 
-def _optimize(paths, parts, level, model_type, atol, device, checked, progress, keys=None, root=None):
+def optimize_parts(paths, parts, level, model_type, atol, device, checked, progress, keys=None, root=None):
     """``--optimize``: one ``*_optimized.onnx`` per part, validated on the same inputs as the
     part itself when ``checked`` holds them (i.e. when validation is on).
 
@@ -281,8 +285,13 @@ def _check_opset_for_dtype(requested: Optional[int], dtype: str) -> None:
                           f"pass --opset {floor} or leave --opset out")
 
 
-def _opset_for(requested: Optional[int], default: int, dtype: str) -> int:
-    return requested or max(default, MIN_OPSET_BY_DTYPE.get(dtype, 0))
+def resolve_opset(requested: Optional[int], configs: List[Any], dtype: str, dynamo: bool) -> int:
+    """The opset to export with: the user's, else the highest default of ``configs`` (raised for
+    bf16); ``--dynamo`` raises it to the exporters' minimum."""
+    opset = requested or max([config.DEFAULT_ONNX_OPSET for config in configs] + [MIN_OPSET_BY_DTYPE.get(dtype, 0)])
+    if dynamo:
+        opset = max([opset] + [config.MIN_DYNAMO_OPSET for config in configs])
+    return opset
 
 
 def _axes(spec):

@@ -130,17 +130,26 @@ def file_entries(folder: Path, names: Iterable[str],
     return entries
 
 
-def package_versions() -> Dict[str, str]:
+def package_versions(*extra: str) -> Dict[str, str]:
+    """Installed versions of the export stack (read from metadata: nothing is imported), plus ``extra``."""
     from importlib import metadata
 
     versions = {}
     for dist in ("xporter-core", "xporter-onnx", "torch", "transformers", "onnx", "onnxruntime", "onnxscript",
-                 "sentence-transformers", "numpy"):
+                 "sentence-transformers", "numpy", *extra):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def read_json(path: Path) -> Optional[Dict[str, Any]]:
+    """A JSON file's content, or None when it is missing or not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def write_json(path: Path, data: Dict[str, Any]) -> None:

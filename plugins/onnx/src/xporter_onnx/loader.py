@@ -13,11 +13,12 @@ it against ``SentenceTransformer.encode``. Other module stacks load through the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from xporter.errors import ModelConfigError
+
+from .files import read_json
 
 LIGHT_ST_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                     "sentence_transformers.models.Normalize"}
@@ -27,13 +28,6 @@ LIGHT_POOLING = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens
 # device=, cache_dir=)". They never reach ``from_pretrained``; the component is set on the model
 # under the same attribute name, where the ONNX config's ``export_parts`` finds it.
 COMPONENT_LOADERS = {"vocoder": "xporter_onnx.configs.speecht5:load_vocoder"}
-
-
-def _read_json(path: Path) -> Optional[Dict[str, Any]]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _dtype_kwargs(dtype: Optional[str]) -> Dict[str, Any]:
@@ -49,7 +43,7 @@ def narrow_class(folder: Path, task: str) -> Any:
     """The class named by ``architectures[0]`` when it serves ``task`` (else None)."""
     from xporter.inference import task_from_class_name
 
-    config = _read_json(folder / "config.json") or {}
+    config = read_json(folder / "config.json") or {}
     names = config.get("architectures") or []
     if not names or config.get("auto_map"):
         return None
@@ -80,7 +74,7 @@ def load_transformers(folder: Path, cls: Any, dtype: str, device: str, model_kwa
 
 def light_sentence_transformer_spec(folder: Path) -> Optional[Dict[str, Any]]:
     """Pooling/normalize settings when the checkpoint is a standard module stack, else None."""
-    modules = _read_json(folder / "modules.json")
+    modules = read_json(folder / "modules.json")
     if not modules or any(m.get("type") not in LIGHT_ST_MODULES for m in modules):
         return None
     if not modules[0].get("type", "").endswith(".Transformer") or modules[0].get("path"):
@@ -88,7 +82,7 @@ def light_sentence_transformer_spec(folder: Path) -> Optional[Dict[str, Any]]:
     spec: Dict[str, Any] = {"pooling": None, "normalize": False}
     for module in modules[1:]:
         if module["type"].endswith(".Pooling"):
-            pooling = _read_json(folder / module["path"] / "config.json") or {}
+            pooling = read_json(folder / module["path"] / "config.json") or {}
             modes = [m for m in LIGHT_POOLING if pooling.get(f"pooling_mode_{m}")]
             others = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v
                       and k[len("pooling_mode_"):] not in LIGHT_POOLING]

@@ -17,7 +17,6 @@ against its PyTorch module on shapes other than the trace, hashed, staged atomic
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from xporter.errors import ExportError, ModelConfigError, PluginUnavailableError, UnknownModelTypeError
+
+from .files import read_json
 
 # pipeline attributes exported, in Optimum's order; "vae" becomes vae_encoder + vae_decoder
 MODEL_SLOTS = ("text_encoder", "text_encoder_2", "text_encoder_3", "unet", "transformer", "vae")
@@ -45,18 +46,11 @@ class Component:
     model_type: str
 
 
-def _read_json(path: Path) -> Dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def is_diffusers_component_dir(model_name_or_path: Any) -> bool:
     """A saved diffusers model (not a pipeline): its config.json carries ``_diffusers_version``."""
     folder = Path(str(model_name_or_path))
     return folder.is_dir() and not (folder / "model_index.json").exists() and \
-        "_diffusers_version" in _read_json(folder / "config.json")
+        "_diffusers_version" in (read_json(folder / "config.json") or {})
 
 
 def require_diffusers() -> Any:
@@ -163,7 +157,7 @@ def _load(model_name_or_path: Any, dtype: str, device: str, cache_dir: Optional[
     _follow_transformers_progress_bars(diffusers)
     torch_dtype = _torch_dtype(dtype)
     if is_diffusers_component_dir(model_name_or_path):
-        class_name = _read_json(Path(str(model_name_or_path)) / "config.json").get("_class_name", "")
+        class_name = (read_json(Path(str(model_name_or_path)) / "config.json") or {}).get("_class_name", "")
         cls = getattr(diffusers, class_name, None)
         if cls is None:
             raise UnknownModelTypeError(f"diffusers {diffusers.__version__} has no model class '{class_name}'",
@@ -234,9 +228,7 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
                 task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir,
                                                           library_name="diffusers")
             components = pipeline_components(loaded, dtype)
-    opset = exporter._opset_for(opset, max(c.config.DEFAULT_ONNX_OPSET for c in components), dtype)
-    if dynamo:
-        opset = max([opset] + [c.config.MIN_DYNAMO_OPSET for c in components])
+    opset = exporter.resolve_opset(opset, [c.config for c in components], dtype, dynamo)
     model_type = components[0].model_type if is_component else type(loaded).__name__
     report = exporter.ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task,
                                    "diffusers", opset, "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
@@ -266,7 +258,7 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
             raise_if_failed(report.validation)
         if optimize:  # ONNX Runtime's generic fusions: its UNet/VAE fusion patterns target CUDA kernels
             keys, paths, parts = (list(column) for column in zip(*exported))
-            report.optimization = exporter._optimize(paths, parts, optimize, None, atol, device, checked, progress,
+            report.optimization = exporter.optimize_parts(paths, parts, optimize, None, atol, device, checked, progress,
                                                      keys=keys, root=staging)
         with progress.step("save configs"):
             for component in components:
@@ -274,9 +266,5 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
             if not is_component:
                 _copy_pipeline_files(loaded, source, staging)
         names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
-        report.files = files.file_entries(staging, names, hasher)
-        report.versions = {**files.package_versions(), "diffusers": require_diffusers().__version__}
-        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
-        report.timings["total"] = round(time.perf_counter() - started, 3)
-        files.write_json(staging / "export_report.json", report.to_dict())
+        exporter.finish_report(report, staging, names, hasher, progress, started, "diffusers")
     return report

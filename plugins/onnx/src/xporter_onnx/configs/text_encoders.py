@@ -14,7 +14,7 @@ from typing import Any, Dict
 from ..base import IOSpec, OnnxConfig
 from ..dummy import DummyBboxInputGenerator, DummyTextInputGenerator, DummyVisionInputGenerator
 from ..modalities import TextEncoderOnnxConfig
-from ..normalized import NormalizedTextConfig, NormalizedVisionConfig
+from ..normalized import NormalizedVisionConfig
 from . import Arch
 from .document_inputs import GlobalAttentionMaskGenerator, VisualEmbedsGenerator, XPathInputGenerator
 
