@@ -33,7 +33,8 @@ def test_model_kwargs_reach_the_loader(tiny_bert_dir, tmp_path, capsys):
     out = tmp_path / "out"
     # an unknown attention implementation is refused by transformers: proof the kwargs arrived
     assert run_cli("-m", tiny_bert_dir, out, "--model-kwargs", '{"attn_implementation": "no-such-attention"}') == 1
-    assert "no-such-attention" in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no-such-attention" in err and not out.exists()
     assert run_cli("-m", tiny_bert_dir, out, "--model-kwargs", '{"attn_implementation": "eager"}') == 0
 
 

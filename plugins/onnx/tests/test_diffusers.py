@@ -143,6 +143,40 @@ def test_missing_diffusers_names_the_install(sd_pipeline, tmp_path, monkeypatch)
     assert info.value.hint == "pip install diffusers"
 
 
+def _cli_error(argv, capsys):
+    """(exit code, stderr) of ``xporter export onnx ...``; stderr must be one line."""
+    capsys.readouterr()
+    code = main(["export", "onnx", *map(str, argv)])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return code, err
+
+
+def test_cli_unsupported_component_class_is_one_line(sd_pipeline, tmp_path, monkeypatch, capsys):
+    from xporter_onnx.configs import diffusers as table
+
+    monkeypatch.delitem(table.COMPONENT_TYPES, "UNet2DConditionModel")
+    code, err = _cli_error(["-m", sd_pipeline, tmp_path / "o"], capsys)
+    assert code == 1 and err.startswith("xporter: error: ") and "UNet2DConditionModel" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_diffusers_is_one_line(sd_pipeline, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    code, err = _cli_error(["-m", sd_pipeline, tmp_path / "o"], capsys)
+    assert code == 1 and "pip install diffusers" in err and not (tmp_path / "o").exists()
+
+
+def test_cli_unknown_diffusers_class_in_a_component_folder(sd_pipeline, tmp_path, capsys):
+    import shutil
+
+    unet = shutil.copytree(sd_pipeline / "unet", tmp_path / "unet")
+    config = json.loads((unet / "config.json").read_text())
+    (unet / "config.json").write_text(json.dumps({**config, "_class_name": "NoSuchModel2D"}))
+    code, err = _cli_error(["-m", unet, tmp_path / "o"], capsys)
+    assert code == 1 and "NoSuchModel2D" in err and not (tmp_path / "o").exists()
+
+
 def test_onnx_denoising_matches_the_pytorch_pipeline(sd_pipeline, sd_onnx):
     """Two DDIM steps with ONNX Runtime alone (unet + vae_decoder) equal the PyTorch pipeline's image."""
     import numpy as np

@@ -192,3 +192,14 @@ def test_chunked_encodec_is_refused_with_a_hint():
     config.audio_encoder.chunk_length_s = 1.0
     with pytest.raises(ExportError, match="chunk_length_s"):
         MusicgenOnnxConfig(config, task="text-to-audio")
+
+
+def test_cli_refuses_chunked_encodec_in_one_line(tmp_path, capsys):
+    tiny = copy.deepcopy(ROW.tiny)
+    tiny["audio_encoder"]["chunk_length_s"] = 1.0
+    src = tiny_model_dir(dataclasses.replace(ROW, tiny=tiny), "text-to-audio", tmp_path / "src")
+    capsys.readouterr()
+    assert main(["export", "onnx", "-m", str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("xporter: error: ") and "chunk_length_s" in err, err
+    assert not (tmp_path / "out").exists()
