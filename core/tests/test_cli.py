@@ -134,8 +134,8 @@ def test_unwritable_output(tmp_path):
     locked.chmod(0o500)
     try:
         result = run("export", "dummy", "-m", str(folder), str(locked / "out"))
-        if os.geteuid() == 0:  # root ignores directory permissions: use a path under a file instead
-            result = run("export", "dummy", "-m", str(folder), str(folder / "config.json" / "out"))
+        if os.geteuid() == 0:  # root ignores directory permissions: /proc refuses even root
+            result = run("export", "dummy", "-m", str(folder), "/proc/xporter-out")
         assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
         assert "cannot write to" in result.stderr or "is a file" in result.stderr, result.stderr
     finally:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from xporter.errors import OutputPathError
-from xporter.output import atomic_output_dir, check_output_dir
+from xporter.output import MARKER, atomic_output_dir, check_output_dir
 
 
 def test_success_renames_into_place(tmp_path):
@@ -15,7 +15,8 @@ def test_success_renames_into_place(tmp_path):
         (staging / "model.onnx").write_text("x")
         assert not target.exists()
     assert (target / "model.onnx").read_text() == "x"
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "model.onnx"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no lock file or staging folder left
 
 
 def test_failure_leaves_nothing(tmp_path):
@@ -31,6 +32,7 @@ def test_interrupt_leaves_previous_output_untouched(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "model.onnx").write_text("old")
+    (target / MARKER).write_text("{}")
     with pytest.raises(KeyboardInterrupt):
         with atomic_output_dir(target, overwrite=True) as staging:
             (staging / "model.onnx").write_text("new-half")
@@ -39,19 +41,24 @@ def test_interrupt_leaves_previous_output_untouched(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-def test_overwrite_replaces(tmp_path):
+def test_overwrite_replaces_an_earlier_export(tmp_path):
     target = tmp_path / "out"
-    target.mkdir()
-    (target / "stale.txt").write_text("old")
+    with atomic_output_dir(target) as staging:
+        (staging / "stale.txt").write_text("old")
     with atomic_output_dir(target, overwrite=True) as staging:
         (staging / "model.onnx").write_text("new")
-    assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "model.onnx"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_refusals(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
     (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputPathError, match="not empty.*--overwrite"):
+        check_output_dir(tmp_path / "full")
+    with pytest.raises(OutputPathError, match="not written by xporter"):
+        check_output_dir(tmp_path / "full", overwrite=True)
     with pytest.raises(OutputPathError, match="not empty.*--overwrite"):
         check_output_dir(tmp_path / "full")
     with pytest.raises(OutputPathError, match="is a file"):

@@ -48,3 +48,12 @@ class Progress:
     def note(self, message: str) -> None:
         if self.enabled:
             print(f"[xporter] {message}", file=self.stream, flush=True)
+
+    def warn(self, message: str) -> None:
+        """Something the user should know although the export goes on (a logging warning when the display is off)."""
+        if self.enabled:
+            print(f"xporter: warning: {message}", file=self.stream, flush=True)
+        else:
+            import logging
+
+            logging.getLogger("xporter").warning(message)

@@ -72,20 +72,26 @@ def test_non_empty_output_refused_without_overwrite(tiny_bert_dir, tmp_path, cap
     assert run_cli("-m", tiny_bert_dir, out) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
-    assert run_cli("-m", tiny_bert_dir, out, "--overwrite") == 0
-    assert (out / "model.onnx").is_file() and not (out / "keep.txt").exists()
+    assert run_cli("-m", tiny_bert_dir, out, "--overwrite") == 1  # --overwrite only replaces xporter exports
+    assert "not written by xporter" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine" and not (out / "model.onnx").exists()
 
 
 def test_output_not_writable(tiny_bert_dir, tmp_path, monkeypatch, capsys):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores permission bits: simulate what access() says
-        import xporter.output
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # root ignores permission bits: simulate the kernel's answer
+        import xporter.output_guard
 
-        real_access = os.access
-        monkeypatch.setattr(xporter.output.os, "access",
-                            lambda p, mode: False if str(p).startswith(str(locked)) else real_access(p, mode))
+        real_mkdtemp = xporter.output_guard.tempfile.mkdtemp
+
+        def mkdtemp(*args, dir=None, **kwargs):
+            if str(dir).startswith(str(locked)):
+                raise PermissionError(13, "Permission denied")
+            return real_mkdtemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(xporter.output_guard.tempfile, "mkdtemp", mkdtemp)
     try:
         assert run_cli("-m", tiny_bert_dir, locked / "out") == 1
         assert "cannot write" in capsys.readouterr().err

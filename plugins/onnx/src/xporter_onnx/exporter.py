@@ -48,6 +48,7 @@ class ExportReport:
     optimization: Optional[Dict[str, Any]] = None
     timings: Dict[str, float] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
+    skipped_files: List[str] = field(default_factory=list)  # side files not copied (e.g. links out of the model)
 
     @property
     def ok(self) -> bool:
@@ -60,9 +61,9 @@ class ExportReport:
     def to_dict(self) -> Dict[str, Any]:
         data = {k: getattr(self, k) for k in ("model", "output", "model_type", "task", "library", "opset", "exporter",
                                               "dtype", "dynamic_axes", "parts", "files", "optimization", "timings",
-                                              "versions")}
+                                              "versions", "skipped_files")}
         data["validated"] = bool(self.validation)
-        data["ok"] = self.ok
+        data["ok"] = self.ok if self.validation else None  # unvalidated is not "ok" (--no-validate)
         data["validation"] = [v.to_dict() for v in self.validation]
         return data
 
@@ -119,7 +120,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
 
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
-    check_output_dir(output, overwrite)  # fail before any expensive work
+    check_output_dir(output, overwrite, source=model_name_or_path)  # fail before any expensive work
     _check_opset_for_dtype(opset, dtype)
     if framework is None:
         framework = TasksManager.determine_framework(str(model_name_or_path), cache_dir=cache_dir)
@@ -160,7 +161,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
                           "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
-    with atomic_output_dir(output, overwrite) as staging, files.BackgroundHasher() as hasher:
+    with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)
         paths = []
         checked: Dict[str, Any] = {}  # part name -> (torch wrapper, validation inputs), reused below
@@ -183,7 +184,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         with progress.step("save configs"):
             written = files.save_model_configs(model, staging)
             if source_dir is not None:
-                written += files.copy_preprocessor_files(source_dir, staging)
+                written += files.copy_preprocessor_files(source_dir, staging, report.skipped_files, progress)
             else:
                 written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
         onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 # Files a tokenizer / processor / sentence-transformers pipeline needs at inference.
 PREPROCESSOR_PATTERNS = (
@@ -30,20 +29,23 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def copy_preprocessor_files(source: Optional[Path], destination: Path) -> list:
-    """Copy tokenizer/processor files from a local model folder; return their names."""
-    copied = []
+def copy_preprocessor_files(source: Optional[Path], destination: Path, skipped: Optional[List[str]] = None,
+                            progress: Any = None) -> list:
+    """Copy tokenizer/processor files from a local model folder; return their names.
+
+    Links that leave the model folder are not followed (see :mod:`xporter.side_files`);
+    they are appended to ``skipped`` and announced through ``progress``.
+    """
+    from xporter.side_files import copy_side_files
+
     if source is None or not source.is_dir():
-        return copied
-    for pattern in PREPROCESSOR_PATTERNS:
-        for path in source.glob(pattern):
-            if path.is_file():
-                target = destination / path.relative_to(source)
-                if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, target)
-                    copied.append(str(path.relative_to(source)))
-    return copied
+        return []
+    result = copy_side_files(source, destination, PREPROCESSOR_PATTERNS)
+    if skipped is not None:
+        skipped.extend(result.skipped_lines())
+    if progress is not None and result.skipped:
+        progress.warn(f"not copied into the export: {', '.join(result.skipped_lines())}")
+    return result.copied
 
 
 def save_preprocessors_from_hub(model_name_or_path: str, destination: Path, cache_dir: Optional[str],

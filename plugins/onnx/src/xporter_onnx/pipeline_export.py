@@ -17,7 +17,6 @@ against its PyTorch module on shapes other than the trace, hashed, staged atomic
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,20 +183,28 @@ def _save_component_config(model: Any, folder: Path) -> None:
         model.config.save_pretrained(str(folder))
 
 
-def _copy_pipeline_files(pipeline: Any, source: Optional[Path], staging: Path) -> None:
-    """model_index.json and the non-model folders, copied from a local pipeline or saved from the objects."""
-    if source is not None and (source / "model_index.json").is_file():
-        shutil.copy2(source / "model_index.json", staging / "model_index.json")
-    else:
+def _copy_pipeline_files(pipeline: Any, source: Optional[Path], staging: Path) -> List[str]:
+    """model_index.json and the non-model folders, copied from a local pipeline or saved from the objects.
+
+    Copies regular files only, never through a link that leaves the pipeline folder; returns what was skipped.
+    """
+    from xporter.side_files import copy_side_files
+
+    skipped: List[str] = []
+    copied = copy_side_files(source, staging, ["model_index.json"]) if source is not None else None
+    if copied is not None:
+        skipped += copied.skipped_lines()
+    if copied is None or not copied.copied:
         pipeline.save_config(str(staging))
     for slot in COPIED_SLOTS:
         obj = getattr(pipeline, slot, None)
         if obj is None:
             continue
         if source is not None and (source / slot).is_dir():
-            shutil.copytree(source / slot, staging / slot, dirs_exist_ok=True)
+            skipped += copy_side_files(source, staging, [f"{slot}/**/*"]).skipped_lines()
         elif hasattr(obj, "save_pretrained"):
             obj.save_pretrained(str(staging / slot))
+    return skipped
 
 
 def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *, progress: Any, opset: Optional[int],
@@ -233,7 +240,7 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
     report = exporter.ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task,
                                    "diffusers", opset, "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
     trace_shapes = {k: v for k, v in (shapes or {}).items() if v is not None}
-    with atomic_output_dir(output, overwrite) as staging, files.BackgroundHasher() as hasher:
+    with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
         exported: List[tuple] = []  # (report key, path, part) per graph, for --optimize
         checked: Dict[str, Any] = {}
         for component in components:
@@ -264,7 +271,7 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
             for component in components:
                 _save_component_config(component.model, staging / component.folder)
             if not is_component:
-                _copy_pipeline_files(loaded, source, staging)
+                report.skipped_files += _copy_pipeline_files(loaded, source, staging)
         names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         exporter.finish_report(report, staging, names, hasher, progress, started, "diffusers")
     return report

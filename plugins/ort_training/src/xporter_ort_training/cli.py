@@ -32,14 +32,14 @@ def export(args: argparse.Namespace, progress: Progress) -> dict:
     from .runtime import check_environment
 
     check_environment()
-    check_output_dir(args.output, args.overwrite)
+    check_output_dir(args.output, args.overwrite, source=args.model)
     _check_task_before_loading(args)
     with progress.step("load"):
         model = TasksManager.get_model_from_task(args.task, args.model, framework="pt", library_name="transformers",
                                                  trust_remote_code=args.trust_remote_code,
                                                  attn_implementation="eager")
         config = resolve_config(model, args.task, args.opset)
-    with atomic_output_dir(args.output, args.overwrite) as staging:
+    with atomic_output_dir(args.output, args.overwrite, source=args.model) as staging:
         with progress.step("export training artifacts"):
             report = generate_training_artifacts(model, config, staging, args.batch_size, args.sequence_length,
                                                  args.optimizer)

@@ -59,7 +59,7 @@ def export_tflite(
     atol = DEFAULT_ATOL if atol is None else atol
     if isinstance(quantization, str):
         quantization = QuantizationOptions(quantization)
-    check_output_dir(output, overwrite)  # fail before the slow part
+    check_output_dir(output, overwrite, source=model)  # fail before the slow part
     with progress.step("load model"):
         precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
         source = load_source(model, task, "tflite", cache_dir, trust_remote_code, precheck)
@@ -75,7 +75,7 @@ def export_tflite(
         "atol": atol,
         "components": {},
     }
-    with atomic_output_dir(output, overwrite) as staging:
+    with atomic_output_dir(output, overwrite, source=model) as staging:
         for component in config.components():
             report["components"][component.name] = _export_component(
                 source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)

@@ -8,7 +8,6 @@ when the folder has no ``tf_model.h5``).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -87,13 +86,16 @@ def load_source(model: Any, task: Optional[str], backend: str, cache_dir: Option
 
 def copy_side_files(source: Source, destination: Path) -> list:
     """Copy tokenizer/preprocessor files; write config.json from the loaded model if missing."""
+    from xporter.side_files import copy_side_files as copy_regular_files
+
     copied = []
     if source.directory and Path(source.directory).is_dir():
-        for name in SIDE_FILES:
-            path = Path(source.directory) / name
-            if path.is_file():
-                shutil.copy2(path, destination / name)
-                copied.append(name)
+        result = copy_regular_files(Path(source.directory), destination, SIDE_FILES)  # never follows links out
+        copied = result.copied
+        if result.skipped:
+            import logging
+
+            logging.getLogger("xporter").warning("not copied into the export: %s", ", ".join(result.skipped_lines()))
     if "config.json" not in copied:
         source.model.config.save_pretrained(destination)
         copied.append("config.json")

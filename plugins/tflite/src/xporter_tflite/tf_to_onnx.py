@@ -66,7 +66,7 @@ def export_tf_to_onnx(
     progress = progress or Progress(enabled=False)
     opset = opset or DEFAULT_OPSET
     atol = DEFAULT_ATOL if atol is None else atol
-    check_output_dir(output, overwrite)
+    check_output_dir(output, overwrite, source=model)
     with progress.step("load TensorFlow model"):
         source = load_source(model, task, "tflite", cache_dir, trust_remote_code)
         config = _sized_config(source, {k: v for k, v in shapes.items() if v is not None})
@@ -78,7 +78,7 @@ def export_tf_to_onnx(
         "task": source.task, "checkpoint_framework": source.checkpoint_framework, "opset": opset, "atol": atol,
         "components": {},
     }
-    with atomic_output_dir(output, overwrite) as staging:
+    with atomic_output_dir(output, overwrite, source=model) as staging:
         for plan in plans:
             report["components"][plan.component.name] = _export_component(
                 source, config, plan, staging, opset, atol, validate, dynamic_axes, rewrite_erfc, progress)

@@ -54,7 +54,7 @@ def _run(args):
         constructor = TasksManager.get_exporter_config_constructor("dummy", model_type=config.get("model_type", "?"),
                                                                    task=task)
         record.update(task=constructor.task, model_type=config.get("model_type"))
-    with atomic_output_dir(args.output, args.overwrite) as staging:
+    with atomic_output_dir(args.output, args.overwrite, source=args.model) as staging:
         Path(staging, "model.json").write_text(json.dumps(record))
     print(f"exported {args.model} to {args.output}")
     return 0
