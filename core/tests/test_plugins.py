@@ -139,11 +139,43 @@ def test_register_plugin_in_process(isolated):
     assert "fill-mask" in TasksManager.get_supported_tasks_for_model_type("distilbert", "inproc")
 
 
-def test_registration_conflict_inside_plugin_fails_that_plugin_only(isolated):
-    _, manager = isolated
-    TasksManager.create_register("clash")("distilbert", "fill-mask")(object)
+def test_a_backends_own_plugin_keeps_its_configs_over_earlier_registrations(isolated):
+    registry, manager = isolated
+    TasksManager.create_register("clash")("distilbert", "fill-mask")(object)  # user code, before the plugin loads
     record = manager.register_plugin(make_plugin("clash", []), "clash")
-    assert record.status == "failed" and "already registered" in record.reason
+    assert record.status == "loaded"
+    assert registry.tasks_for("distilbert", "clash")["fill-mask"].config_class is GoodConfig
+    assert [o.kept for o in registry.overrides] == ["plugin 'clash'"]
+
+
+def test_an_explicit_override_is_kept_and_reported(isolated):
+    registry, manager = isolated
+    TasksManager.create_register("clash", overwrite_existing=True)("distilbert", "fill-mask")(object)
+    record = manager.register_plugin(make_plugin("clash", []), "clash")
+    assert record.status == "loaded"
+    assert registry.tasks_for("distilbert", "clash")["fill-mask"].config_class is object
+    assert "kept the config of user code" in registry.overrides[0].describe()
+
+
+def test_registration_conflict_inside_plugin_fails_that_plugin_only(isolated):
+    registry, manager = isolated
+    manager.register_plugin(make_plugin("clash", []), "clash")
+
+    intruder = types.ModuleType("intruder")
+
+    @hookimpl
+    def xporter_backend_info():
+        return BackendInfo(description="third party")
+
+    @hookimpl
+    def xporter_register_configs(register, backend):
+        TasksManager.create_register("clash")("distilbert", "fill-mask")(object)
+
+    intruder.xporter_backend_info, intruder.xporter_register_configs = xporter_backend_info, xporter_register_configs
+    record = manager.register_plugin(intruder, "intruder")
+    assert record.status == "failed" and "already registered" in record.reason and "plugin 'clash'" in record.reason
+    assert manager.require("clash").status == "loaded"
+    assert registry.tasks_for("distilbert", "clash")["fill-mask"].config_class is GoodConfig
 
 
 def test_exporters_and_cli_commands_hooks(isolated):

@@ -8,6 +8,14 @@ Policy
   reason and the install command, its configs are not registered.
 * A plugin that raises on import or registration is *failed*: reported with its
   distribution name (traceback on request); other backends are unaffected.
+* Two distributions declaring the same backend id are a *conflict*, listed with both
+  names: a built-in distribution (``xporter-onnx`` ...) keeps its id, two third-party ones
+  both stay unusable until one is uninstalled. Never a silent "first wins".
+* A backend's own plugin always keeps its configs: another plugin registering into that
+  backend cannot make it fail; replacing its configs needs ``overwrite_existing=True`` or
+  ``XPORTER_ALLOW_CONFIG_OVERRIDES=1`` (see :mod:`xporter.registry`). ``xporter plugins``
+  shows who registered what, which registrations met, and hook implementations for hooks
+  that do not exist (typos).
 
 Environment switches (documented in README "Plugins")
 -----------------------------------------------------
@@ -38,7 +46,14 @@ ENV_ALLOW = "XPORTER_PLUGINS"
 ENV_BLOCK = "XPORTER_DISABLE_PLUGINS"
 
 # Status values for PluginRecord.status
-DISCOVERED, LOADED, UNAVAILABLE, FAILED, DISABLED = "discovered", "loaded", "unavailable", "failed", "disabled"
+DISCOVERED, LOADED, UNAVAILABLE, FAILED, DISABLED, CONFLICT = ("discovered", "loaded", "unavailable", "failed",
+                                                                "disabled", "conflict")
+# distributions of this project: they keep their backend id when another distribution claims it too
+BUILTIN_DISTRIBUTIONS = {"onnx": "xporter-onnx", "tflite": "xporter-tflite", "ort_training": "xporter-ort-training"}
+
+
+def _normal_dist(name: str) -> str:
+    return name.replace("_", "-").lower()
 
 
 def _truthy(value: Optional[str]) -> bool:
@@ -65,8 +80,9 @@ class PluginRecord:
     info: Optional[BackendInfo] = None
     module: Any = field(default=None, repr=False)
     entry_point: Any = field(default=None, repr=False)
+    warnings: List[str] = field(default_factory=list)
 
-    def as_dict(self) -> Dict[str, str]:
+    def as_dict(self) -> Dict[str, Any]:
         return {
             "backend": self.name,
             "distribution": self.distribution,
@@ -74,6 +90,7 @@ class PluginRecord:
             "status": self.status,
             "reason": self.reason,
             "description": self.info.description if self.info else "",
+            "warnings": list(self.warnings),
         }
 
 
@@ -86,6 +103,7 @@ class PluginManager:
         self._pm = pluggy.PluginManager(PROJECT)
         self._pm.add_hookspecs(XporterHookSpec)
         self._records: Optional[Dict[str, PluginRecord]] = None
+        self.conflicts: List[PluginRecord] = []  # distributions that claimed an id another one holds
         self._lock = threading.RLock()
 
     # -- discovery ----------------------------------------------------------------------
@@ -110,9 +128,8 @@ class PluginManager:
 
     def _discover(self) -> None:
         allow, block = _id_list(os.environ.get(ENV_ALLOW)), _id_list(os.environ.get(ENV_BLOCK)) or set()
+        self.conflicts = []
         for ep in self._entry_points():
-            if ep.name in self._records:
-                continue  # first distribution wins; a duplicate id is shadowed
             dist = getattr(ep, "dist", None)
             record = PluginRecord(
                 name=ep.name,
@@ -125,7 +142,28 @@ class PluginManager:
                 record.status = DISABLED
                 source = ENV_BLOCK if ep.name in block else ENV_ALLOW
                 record.reason = f"disabled by {source}"
-            self._records[ep.name] = record
+            held = self._records.get(ep.name)
+            if held is None:
+                self._records[ep.name] = record
+            elif _normal_dist(held.distribution) != _normal_dist(record.distribution) or held.target != record.target:
+                self._claimed_twice(held, record)
+
+    def _claimed_twice(self, held: PluginRecord, newcomer: PluginRecord) -> None:
+        """Two distributions declare one backend id: the built-in keeps it, otherwise neither is used."""
+        builtin = BUILTIN_DISTRIBUTIONS.get(held.name)
+        if builtin is not None and _normal_dist(newcomer.distribution) == builtin:
+            self._records[held.name] = newcomer  # the built-in distribution keeps its id
+            held, newcomer = newcomer, held
+        hint = f"uninstall one of them (pip uninstall {newcomer.distribution or '<distribution>'})"
+        newcomer.status = CONFLICT
+        newcomer.reason = f"backend id '{newcomer.name}' is also declared by {held.distribution}; not loaded; {hint}"
+        if builtin is not None and _normal_dist(held.distribution) == builtin:
+            held.warnings.append(f"{newcomer.distribution} also declares backend '{held.name}' and was not loaded")
+        else:
+            held.status = CONFLICT
+            held.reason = (f"backend id '{held.name}' is declared by {held.distribution} and "
+                           f"{newcomer.distribution}; {hint}")
+        self.conflicts.append(newcomer)
 
     # -- in-process plugins -------------------------------------------------------------
     def register_plugin(self, plugin: Any, name: str, distribution: str = "") -> PluginRecord:
@@ -145,7 +183,8 @@ class PluginManager:
             if record is None or record.status != DISCOVERED:
                 return record
             try:
-                record.module = record.entry_point.load()
+                with self.registry.registering_as(record.name):  # configs registered at import time count too
+                    record.module = record.entry_point.load()
             except ModuleNotFoundError as exc:
                 record.status, record.reason = UNAVAILABLE, self._missing_reason(record, exc.name)
                 return record
@@ -170,6 +209,10 @@ class PluginManager:
             self._pm.register(record.module, name=record.name)
         except ValueError:
             pass  # already registered under this name
+        except pluggy.PluginValidationError as exc:  # a hook implemented with the wrong arguments
+            self._fail(record, "hook validation", exc)
+            return
+        record.warnings.extend(self._unknown_hooks(record))
         caller = self._only(record, "xporter_backend_info")
         try:
             record.info = caller()
@@ -183,16 +226,33 @@ class PluginManager:
             return
         try:
             register = self.registry.register_decorator(record.name)
-            self._only(record, "xporter_register_configs")(register=register, backend=record.name)
+            with self.registry.registering_as(record.name):
+                self._only(record, "xporter_register_configs")(register=register, backend=record.name)
         except ModuleNotFoundError as exc:
-            self.registry.clear_backend(record.name)
+            self._forget(record)
             record.status, record.reason = UNAVAILABLE, self._missing_reason(record, exc.name)
             return
         except Exception as exc:
-            self.registry.clear_backend(record.name)
+            self._forget(record)
             self._fail(record, "xporter_register_configs", exc)
             return
         record.status, record.reason = LOADED, ""
+
+    def _forget(self, record: PluginRecord) -> None:
+        """Drop what a plugin that failed to load registered: into its own backend and into others."""
+        self.registry.clear_owner(record.name)
+        self.registry.clear_backend(record.name)
+
+    def _unknown_hooks(self, record: PluginRecord) -> List[str]:
+        """Hook implementations of ``record`` for hooks xporter does not define (pluggy's check_pending)."""
+        found = []
+        for name in dir(self._pm.hook):
+            caller = getattr(self._pm.hook, name, None)
+            if caller is None or not hasattr(caller, "get_hookimpls") or caller.has_spec():
+                continue
+            if any(impl.plugin is record.module for impl in caller.get_hookimpls()):
+                found.append(f"implements '{name}', which is not an xporter hook (typo?); it is never called")
+        return found
 
     def _fail(self, record: PluginRecord, where: str, exc: BaseException) -> None:
         record.status = FAILED
@@ -219,10 +279,11 @@ class PluginManager:
                 hint = "no backend plugin is installed; install one, e.g. `pip install xporter-onnx`"
             raise UnknownBackendError(message, hint)
         if record.status != LOADED:
-            state = {FAILED: "failed to load", DISABLED: "disabled"}.get(record.status, record.status)
+            state = {FAILED: "failed to load", DISABLED: "disabled",
+                     CONFLICT: "declared by two distributions"}.get(record.status, record.status)
             raise PluginUnavailableError(
                 f"backend '{backend}' ({record.distribution or record.target}) is {state}: {record.reason}",
-                "run `xporter plugins --debug` for details" if record.status == FAILED else None,
+                "run `xporter --debug plugins` for details" if record.status == FAILED else None,
             )
         return record
 
@@ -257,7 +318,9 @@ class PluginManager:
                 self._pm.unregister(plugin)
             for name in list(self._records or {}):
                 self.registry.clear_backend(name)
+                self.registry.clear_owner(name)
             self._records = None
+            self.conflicts = []
 
 
 def _module_available(name: str) -> bool:

@@ -7,8 +7,11 @@ fresh one and plugins register into whatever registry they are handed. The modul
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Type
 
 from . import tasks as taxonomy
 from .errors import RegistrationConflictError, UnknownLibraryError, UnknownTaskError, choices_message
@@ -42,6 +45,8 @@ class ConfigConstructor:
     task: str
     use_past: bool = False
     defaults: Dict[str, Any] = field(default_factory=dict)
+    owner: str = field(default="", compare=False)  # backend id of the plugin that registered it ("" = user code)
+    forced: bool = field(default=False, compare=False)  # registered with overwrite_existing / the env switch
 
     def __call__(self, config: Any, **kwargs: Any) -> Any:
         options: Dict[str, Any] = {"task": self.task}
@@ -53,7 +58,8 @@ class ConfigConstructor:
 
     def with_kwargs(self, **kwargs: Any) -> "ConfigConstructor":
         """A copy whose defaults include ``kwargs``."""
-        return ConfigConstructor(self.config_class, self.task, self.use_past, {**self.defaults, **kwargs})
+        return ConfigConstructor(self.config_class, self.task, self.use_past, {**self.defaults, **kwargs},
+                                 self.owner, self.forced)
 
     # ``functools.partial``-style introspection used by Optimum-era code.
     @property
@@ -68,6 +74,29 @@ def supports_past(config_class: Type) -> bool:
 
 TaskTable = Dict[str, ConfigConstructor]
 
+ENV_ALLOW_OVERRIDES = "XPORTER_ALLOW_CONFIG_OVERRIDES"  # lets third-party plugins replace a backend's own configs
+_OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("xporter_registering_plugin", default="")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A registration that met another one for the same key, and which one was kept."""
+
+    library: str
+    model_type: str
+    backend: str
+    task: str
+    kept: str  # owner (plugin backend id, or "user code") whose config is in the table
+    dropped: str
+
+    def describe(self) -> str:
+        return (f"{self.backend}/{self.model_type}/{self.task}: kept the config of {self.kept}, "
+                f"not the one of {self.dropped}")
+
+
+def _owner_name(owner: str) -> str:
+    return f"plugin '{owner}'" if owner else "user code"
+
 
 class Registry:
     """Mutable table of registered export configs, one instance per process by default."""
@@ -75,6 +104,17 @@ class Registry:
     def __init__(self) -> None:
         # library -> model_type -> backend -> task -> constructor
         self._table: Dict[str, Dict[str, Dict[str, TaskTable]]] = {}
+        self.overrides: List[Override] = []
+
+    @staticmethod
+    @contextlib.contextmanager
+    def registering_as(owner: str) -> Iterator[None]:
+        """Attribute registrations made inside the block to the plugin of backend ``owner``."""
+        token = _OWNER.set(owner)
+        try:
+            yield
+        finally:
+            _OWNER.reset(token)
 
     # -- registration -------------------------------------------------------------------
     def add(
@@ -104,16 +144,41 @@ class Registry:
             )
         per_backend = self._table.setdefault(library_name, {}).setdefault(normalize_model_type(model_type), {})
         per_task = per_backend.setdefault(backend, {})
+        owner = _OWNER.get()
+        forced = overwrite_existing or os.environ.get(ENV_ALLOW_OVERRIDES, "").strip().lower() in {"1", "true", "yes"}
+        constructor = ConfigConstructor(config_class, base, use_past=past, owner=owner, forced=forced)
         existing = per_task.get(resolved)
-        if existing is not None and existing.config_class is not config_class and not overwrite_existing:
+        if existing is None or existing.config_class is config_class:
+            per_task[resolved] = constructor
+            return constructor
+        key = (library_name, normalize_model_type(model_type), backend, resolved)
+        if owner == backend and existing.owner != backend:
+            # the backend's own plugin arrives after a foreign registration: its config wins unless the
+            # foreign one was explicitly allowed to replace it
+            if existing.forced:
+                self.overrides.append(Override(*key, _owner_name(existing.owner), _owner_name(owner)))
+                return existing
+            self.overrides.append(Override(*key, _owner_name(owner), _owner_name(existing.owner)))
+            per_task[resolved] = constructor
+            return constructor
+        if not forced:
             raise RegistrationConflictError(
                 f"'{model_type}' / '{resolved}' is already registered for backend '{backend}' "
-                f"by {existing.config_class.__module__}.{existing.config_class.__qualname__}",
-                "pass overwrite_existing=True to create_register() to replace it",
+                f"by {existing.config_class.__module__}.{existing.config_class.__qualname__} "
+                f"({_owner_name(existing.owner)})",
+                f"pass overwrite_existing=True to create_register() (or set {ENV_ALLOW_OVERRIDES}=1) to replace it",
             )
-        constructor = ConfigConstructor(config_class, base, use_past=past)
+        self.overrides.append(Override(*key, _owner_name(owner), _owner_name(existing.owner)))
         per_task[resolved] = constructor
         return constructor
+
+    def owners(self) -> Dict[str, Dict[str, int]]:
+        """owner -> backend -> number of (model type, task) entries it registered (for ``xporter plugins``)."""
+        counts: Dict[str, Dict[str, int]] = {}
+        for _, _, backend, _, constructor in self.entries():
+            per_owner = counts.setdefault(constructor.owner, {})
+            per_owner[backend] = per_owner.get(backend, 0) + 1
+        return counts
 
     def register_decorator(self, backend: str, overwrite_existing: bool = False) -> Callable:
         """The decorator factory ``create_register`` returns (see seed 001)."""
@@ -163,6 +228,15 @@ class Registry:
         for model_types in self._table.values():
             for backends in model_types.values():
                 backends.pop(backend, None)
+        self.overrides = [o for o in self.overrides if o.backend != backend]
+
+    def clear_owner(self, owner: str) -> None:
+        """Forget what the plugin of backend ``owner`` registered, into any backend (its load failed)."""
+        for model_types in self._table.values():
+            for backends in model_types.values():
+                for per_task in backends.values():
+                    for task in [t for t, c in per_task.items() if c.owner == owner]:
+                        del per_task[task]
 
 
 DEFAULT_REGISTRY = Registry()

@@ -55,14 +55,41 @@ def run_tasks(args: argparse.Namespace) -> int:
 
 def configure_plugins(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="also print the traceback of each failed plugin")
+
+
+def _registrations(owner_counts: dict, backend: str) -> str:
+    """``onnx:561 dummy:3``: what the plugin of ``backend`` registered, per target backend."""
+    return " ".join(f"{target}:{count}" for target, count in sorted(owner_counts.get(backend, {}).items()))
 
 
 def run_plugins(args: argparse.Namespace) -> int:
     records = PLUGINS.load_all()
-    rows = [r.as_dict() for r in records.values()]
-    emit(rows, ["backend", "distribution", "version", "status", "reason"], args.json)
+    owners = TasksManager.registry.owners()
+    listed = list(records.values()) + [r for r in PLUGINS.conflicts if r not in records.values()]
+    overrides = TasksManager.registry.overrides
+    rows = []
+    for record in listed:
+        row = record.as_dict()
+        row["registers"] = _registrations(owners, record.name) if record.status == "loaded" else ""
+        mine = (f"plugin '{record.name}'",)
+        row["overrides"] = [o.describe() for o in overrides if o.backend == record.name or o.kept in mine
+                            or o.dropped in mine]
+        rows.append(row)
+    emit(rows, ["backend", "distribution", "version", "status", "registers", "reason"], args.json)
+    if not args.json:
+        for record in listed:
+            for warning in record.warnings:
+                print(f"xporter: warning: plugin {record.name} ({record.distribution}): {warning}", file=sys.stderr)
+        grouped: dict = {}
+        for o in overrides:
+            grouped[(o.backend, o.kept, o.dropped)] = grouped.get((o.backend, o.kept, o.dropped), 0) + 1
+        for (backend, kept, dropped), count in sorted(grouped.items()):
+            print(f"xporter: note: {count} {backend} config(s) registered by both {kept} and {dropped}: "
+                  f"{kept}'s are used (`xporter plugins --json` lists them)", file=sys.stderr)
     if getattr(args, "debug", False):
-        for record in records.values():
+        for record in listed:
             if record.traceback:
                 print(f"\n--- {record.name} ({record.distribution}) ---\n{record.traceback}", file=sys.stderr)
     if not rows and not args.json:
