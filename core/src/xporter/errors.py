@@ -76,6 +76,10 @@ class OutputPathError(XporterError, OSError):
     """The output location cannot be written, or would overwrite something."""
 
 
+class ResourceError(XporterError, MemoryError):
+    """The machine cannot hold the model (memory) or the export (disk); the message gives the numbers."""
+
+
 def suggest(value: str, choices: Iterable[str]) -> str:
     """Return a "did you mean ...?" suffix for ``value`` against ``choices`` (or "")."""
     import difflib  # only needed on the error path

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import XporterError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every ``with`` block (staging folders) cleans up."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """``kill <pid>`` (docker stop, a CI timeout) unwinds like Ctrl-C instead of dying mid-write;
+    the previous handler is restored afterwards (in-process callers such as test runners)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_guarded(action: Callable[[], int], debug: bool) -> int:
@@ -21,6 +47,9 @@ def run_guarded(action: Callable[[], int], debug: bool) -> int:
     except KeyboardInterrupt:
         print("xporter: interrupted; nothing was written to the output", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("xporter: terminated (SIGTERM); nothing was written to the output", file=sys.stderr)
+        return EXIT_TERMINATED
     except XporterError as exc:
         if debug:
             traceback.print_exc()

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import UnknownBackendError, choices_message
 from ..plugins import PLUGINS
 from . import listings
-from .errors import EXIT_USAGE, run_guarded
+from .errors import EXIT_USAGE, run_guarded, sigterm_unwinds
 
 
 def _base_parser() -> argparse.ArgumentParser:
@@ -53,8 +53,14 @@ def _backend_command(backend: str, command_name: str, argv: List[str], debug: bo
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    with sigterm_unwinds():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: List[str]) -> int:
     debug = "--debug" in argv
+    while argv[:1] == ["--debug"]:  # `xporter --debug export onnx ...`: the global flag before the command
+        argv = argv[1:]
     if argv and argv[0] not in ("tasks", "plugins", "export") and not argv[0].startswith("-"):
         # `xporter <backend> <command> ...`: extra commands a plugin declares
         if len(argv) >= 2 and argv[0] in PLUGINS.records():
@@ -64,6 +70,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         backend, rest = argv[1], argv[2:]
         return run_guarded(lambda: _backend_command(backend, backend, rest, debug), debug)
     args = parser.parse_args(argv)
+    if debug:
+        args.debug = True
     if args.command is None or (args.command == "export" and not args.backend):
         parser.print_help()
         return EXIT_USAGE

@@ -6,6 +6,7 @@ Flag names follow ``optimum-cli export onnx`` where one exists.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any, Dict
@@ -102,15 +103,18 @@ def _quiet_weight_loading_bars() -> None:
 def run(args: argparse.Namespace) -> int:
     from xporter import TasksManager
 
+    from xporter.streams import stdout_to_stderr
+
     progress = Progress(enabled=not args.json)
     _quiet_weight_loading_bars()
-    framework = args.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
-    if framework == "tf":
-        from .exporter import export_tf
+    with stdout_to_stderr() if args.json else contextlib.nullcontext():  # stdout carries the JSON only
+        framework = args.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
+        if framework == "tf":
+            from .exporter import export_tf
 
-        report = export_tf(args, progress)
-    else:
-        report = export_from_args(args, progress)
+            report = export_tf(args, progress)
+        else:
+            report = export_from_args(args, progress)
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

@@ -17,6 +17,7 @@ from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
 from . import files
+from .arguments import check_export_arguments
 from .loader import load_model
 from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
@@ -87,6 +88,42 @@ def resolve_task(model_name_or_path, task: str, model_type: str, library: str, c
     return inferred
 
 
+def _local_config(model_name_or_path, cache_dir) -> Optional[Dict[str, Any]]:
+    """config.json of a local model folder, its basic fields checked (before any detection reads them)."""
+    from xporter import hub, preflight
+
+    folder = hub.local_dir(str(model_name_or_path)) if isinstance(model_name_or_path, (str, Path)) else None
+    if folder is None or not (folder / "config.json").is_file():
+        return None
+    config = _config_json(model_name_or_path, cache_dir)
+    preflight.check_config_fields(config, str(folder / "config.json"))
+    return config
+
+
+def _preflight(model_name_or_path, library: str, dtype: str, cache_dir) -> int:
+    """Config field types, weight files and memory, checked before loading (see :mod:`xporter.preflight`);
+    returns the estimated weight bytes in ``dtype`` (a lower bound of the export's size)."""
+    from xporter import preflight
+
+    config = _local_config(model_name_or_path, cache_dir)
+    if config is None or library not in ("transformers", "sentence_transformers"):
+        return 0
+    folder = Path(str(model_name_or_path))
+    defaults = _config_defaults(config.get("model_type"))
+    preflight.check_against_defaults(config, defaults, str(folder / "config.json"))
+    return preflight.check_model_folder(folder, config, dtype)
+
+
+def _config_defaults(model_type: Any) -> Dict[str, Any]:
+    """The default field values of ``model_type``'s transformers config class ({} when unknown)."""
+    try:
+        from transformers import CONFIG_MAPPING
+
+        return CONFIG_MAPPING[model_type]().to_dict()
+    except Exception:  # noqa: BLE001 - unknown/remote model type: the type checks just do less
+        return {}
+
+
 def _model_type(model_name_or_path, library: str, cache_dir) -> str:
     if library == "sentence_transformers":
         config = _config_json(model_name_or_path, cache_dir)
@@ -94,6 +131,11 @@ def _model_type(model_name_or_path, library: str, cache_dir) -> str:
     if library == "timm":
         return "default-timm-config"
     config = _config_json(model_name_or_path, cache_dir)
+    if config.get("model_type") is not None and not isinstance(config["model_type"], str):
+        from xporter.errors import ModelConfigError
+
+        raise ModelConfigError(f"{model_name_or_path}: config.json's model_type must be a string, "
+                               f"got {config['model_type']!r}", "fix model_type in config.json (e.g. \"bert\")")
     if not config.get("model_type"):
         from xporter.errors import ModelConfigError
 
@@ -120,8 +162,10 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
 
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
+    check_export_arguments(opset=opset, atol=atol, device=device, dynamo=dynamo, shapes=shapes)
     check_output_dir(output, overwrite, source=model_name_or_path)  # fail before any expensive work
     _check_opset_for_dtype(opset, dtype)
+    _local_config(model_name_or_path, cache_dir)
     if framework is None:
         framework = TasksManager.determine_framework(str(model_name_or_path), cache_dir=cache_dir)
     if framework != "pt":
@@ -143,6 +187,8 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         if task == "auto":
             task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
         constructor = custom_onnx_config
+    weight_bytes = _preflight(model_name_or_path, library, dtype, cache_dir)
+    check_output_dir(output, overwrite, source=model_name_or_path, required_bytes=weight_bytes)
     base_task = task.replace("-with-past", "")
     config_class = getattr(constructor, "config_class", constructor)
     model_kwargs = dict(model_kwargs or {})

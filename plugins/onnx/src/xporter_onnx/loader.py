@@ -13,12 +13,14 @@ it against ``SentenceTransformer.encode``. Other module stacks load through the 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from xporter.errors import ModelConfigError
 
 from .files import read_json
+from .load_report import captured_load_report, missing_head_weights
 
 LIGHT_ST_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                     "sentence_transformers.models.Normalize"}
@@ -60,6 +62,10 @@ def narrow_class(folder: Path, task: str) -> Any:
         return None
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 def load_transformers(folder: Path, cls: Any, dtype: str, device: str, model_kwargs: Dict[str, Any]) -> Any:
     kwargs = {**_dtype_kwargs(dtype), **model_kwargs}
     if any(folder.glob("*.safetensors")):
@@ -67,9 +73,40 @@ def load_transformers(folder: Path, cls: Any, dtype: str, device: str, model_kwa
     try:
         model = cls.from_pretrained(str(folder), **kwargs)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelConfigError(f"cannot load {folder} as {cls.__name__}: {str(exc).strip().splitlines()[0]}",
+        raise ModelConfigError(f"cannot load {folder} as {cls.__name__}: {_first_line(exc)}",
                                "check the path and that the checkpoint is complete") from exc
     return model.to(device).eval()
+
+
+@contextlib.contextmanager
+def _checked_weights(model_name_or_path: Any, allow_random_head: bool) -> Iterator[Dict[str, Any]]:
+    """Load inside the block; turn transformers' load report into one line (see :mod:`.load_report`).
+
+    The caller stores the loaded model in ``holder["model"]``."""
+    holder: Dict[str, Any] = {}
+    with captured_load_report() as report:
+        try:
+            yield holder
+        except RuntimeError as exc:  # shapes saved for another config (5.x: after the report; 4.x: in the text)
+            report.parse(str(exc))
+            if not report.mismatched:
+                raise
+            raise ModelConfigError(f"the weights in {model_name_or_path} do not fit its config.json "
+                                   f"({len(report.mismatched)} mismatched, e.g. {report.mismatched[0]})",
+                                   "restore the config.json the checkpoint was saved with") from exc
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a config field transformers rejects
+            raise ModelConfigError(f"cannot build the model from {model_name_or_path}: {type(exc).__name__}: "
+                                   f"{_first_line(exc)}", "check config.json's fields for this model type") from exc
+    model = holder.get("model")
+    head = missing_head_weights(getattr(model, "auto_model", model), report.missing)
+    if head and not allow_random_head:
+        raise ModelConfigError(f"{model_name_or_path} has no weights for {type(model).__name__}'s task head "
+                               f"({', '.join(head[:4])}{' ...' if len(head) > 4 else ''}): the export would ship a "
+                               f"random head", "export the task the checkpoint was trained for (e.g. --task "
+                               "feature-extraction), or pass --model-kwargs '{\"allow_random_head\": true}'")
+    if model is not None and report.missing:
+        with contextlib.suppress(AttributeError):
+            model.xporter_missing_weights = list(report.missing)
 
 
 def light_sentence_transformer_spec(folder: Path) -> Optional[Dict[str, Any]]:
@@ -102,9 +139,19 @@ def load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str =
     ``model_class``: a transformers class name that serves ``task`` for this architecture
     where the core's task -> auto class table has none (an ONNX config's ``MODEL_CLASSES``).
     """
+    model_kwargs = dict(model_kwargs or {})
+    with _checked_weights(model_name_or_path, bool(model_kwargs.pop("allow_random_head", False))) as holder:
+        holder["model"] = _load_model(model_name_or_path, task, library, dtype=dtype, device=device,
+                                      cache_dir=cache_dir, trust_remote_code=trust_remote_code,
+                                      model_kwargs=model_kwargs, model_class=model_class)
+    return holder["model"]
+
+
+def _load_model(model_name_or_path: Any, task: str, library: str, *, dtype: str, device: str,
+                cache_dir: Optional[str], trust_remote_code: bool, model_kwargs: Dict[str, Any],
+                model_class: Optional[str]) -> Any:
     from xporter import TasksManager
 
-    model_kwargs = dict(model_kwargs or {})
     components = {key: model_kwargs.pop(key) for key in list(model_kwargs) if key in COMPONENT_LOADERS}
     if components:
         model = load_model(model_name_or_path, task, library, dtype=dtype, device=device, cache_dir=cache_dir,

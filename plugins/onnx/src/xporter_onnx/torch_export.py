@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import errno
 import shutil
 import tempfile
 from pathlib import Path
@@ -83,6 +84,13 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
         _finalize(traced, path, external_data)
     except ExportError:
         raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise ExportError(f"writing {path.name} failed: {exc}", "check the output folder and its disk") from exc
+        from xporter.errors import ResourceError
+
+        raise ResourceError(f"no space left on the disk of {path.parent} while writing {path.name}",
+                            "free some space or choose an output on a larger disk (nothing was kept)") from exc
     except Exception as exc:  # noqa: BLE001 - turned into one actionable error line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
         hint = "try --dynamo" if not dynamo else "try without --dynamo (TorchScript exporter)"

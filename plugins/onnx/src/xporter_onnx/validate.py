@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from xporter.errors import ValidationError
 
+NON_FINITE = "non-finite values"
 # Half precision cannot meet fp32 tolerances; these are the floors used for it.
 MIN_ATOL_BY_DTYPE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 5e-2}
 
@@ -122,6 +123,10 @@ def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: An
         if list(ref_np.shape) != list(got_np.shape):
             result.outputs.append(OutputCheck(name, list(ref_np.shape), list(got_np.shape), float("inf"), atol, False))
             continue
+        for side, values in (("PyTorch reference", ref_np), ("ONNX", got_np)):
+            if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+                result.problems.append(f"{NON_FINITE}: {side} output {result.part}:{name} has "
+                                       f"{int((~np.isfinite(values)).sum())} NaN/Inf values")
         diff = float(np.max(np.abs(ref_np.astype(np.float64) - got_np.astype(np.float64)))) if ref_np.size else 0.0
         ok = bool(np.isfinite(diff) and diff <= atol)
         result.outputs.append(OutputCheck(name, list(ref_np.shape), list(got_np.shape), diff, atol, ok))
@@ -138,5 +143,9 @@ def raise_if_failed(results: List[PartValidation]) -> None:
         details.extend(f"{r.part}:{c.name} max abs diff {c.max_abs_diff:.3g} > atol {c.atol:.3g}"
                        + (f" (shape {c.onnx_shape} vs {c.reference_shape})" if c.onnx_shape != c.reference_shape else "")
                        for c in r.outputs if not c.ok)
+    if any(NON_FINITE in line for line in details):  # no tolerance makes NaN equal NaN
+        raise ValidationError("ONNX validation failed: " + "; ".join(details),
+                              "the model produces NaN/Inf on the validation inputs: check the weights and config.json "
+                              "(--dtype fp16 can overflow: try fp32); --atol cannot fix this")
     raise ValidationError("ONNX validation failed: " + "; ".join(details),
                           "raise the tolerance with --atol, try another --opset, or skip with --no-validate")
