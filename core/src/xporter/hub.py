@@ -57,6 +57,42 @@ def _is_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+_REACHABILITY: dict = {}
+
+
+def _hub_unreachable(timeout: float = 3.0) -> str:
+    """The Hub's host name when a TCP connection to it fails within ``timeout`` (else "").
+
+    huggingface_hub retries a dead network for ~45 s before giving up; one short probe per
+    process tells a mistyped local path from a Hub repo id in seconds instead."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    parsed = urlparse(constants.ENDPOINT)
+    host, port = parsed.hostname or "huggingface.co", parsed.port or (443 if parsed.scheme == "https" else 80)
+    if host not in _REACHABILITY:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            _REACHABILITY[host] = ""
+        except OSError:
+            _REACHABILITY[host] = host
+    return _REACHABILITY[host]
+
+
+def _did_you_mean(name: str) -> str:
+    """``; did you mean './mymodel'?`` for a close folder name in the current directory."""
+    from .errors import suggest
+
+    try:
+        folders = [p.name for p in Path.cwd().iterdir() if p.is_dir()]
+    except OSError:
+        return ""
+    guess = suggest(name, folders)
+    return f" ({guess.replace(chr(39), '').replace('did you mean ', 'did you mean ./')})" if guess else ""
+
+
 def cached_snapshot(repo_id: str, revision: Optional[str], cache_dir: Optional[str], token=None) -> Optional[Path]:
     """The cached snapshot folder of ``repo_id`` (real huggingface_hub layout), or None."""
     from huggingface_hub import snapshot_download
@@ -97,12 +133,17 @@ def get_model_files(
         )
     from huggingface_hub import HfApi
 
+    not_local = f"'{repo_id}' is not a local folder (no such path in {Path.cwd()}){_did_you_mean(repo_id)}"
+    host = _hub_unreachable()
+    if host:
+        raise ModelNotFoundError(f"{not_local}, and the Hugging Face Hub ({host}) cannot be reached",
+                                 "check the path; for a Hub repo id check the network, or download it first")
     try:
         files = HfApi().list_repo_files(repo_id, revision=revision, token=token)
     except Exception as exc:  # network errors, 404s, auth: one clear message
         raise ModelNotFoundError(
-            f"cannot list files of '{repo_id}' on the Hugging Face Hub ({type(exc).__name__})",
-            "check the repo id, your network, or pass a local directory",
+            f"{not_local}, and listing it on the Hugging Face Hub failed ({type(exc).__name__})",
+            "check the path or the repo id, your network, or pass a local directory",
         ) from exc
     prefix = f"{subfolder.strip('/')}/" if subfolder else ""
     return sorted(f[len(prefix):] for f in files if f.startswith(prefix))
@@ -142,7 +183,7 @@ def _hub_file(repo_id, filename, subfolder, cache_dir, revision, token) -> Optio
     cached = try_to_load_from_cache(repo_id, path_in_repo, cache_dir=cache_dir, revision=revision)
     if isinstance(cached, str):
         return cached
-    if _is_offline():
+    if _is_offline() or _hub_unreachable():
         return None
     try:
         return hf_hub_download(

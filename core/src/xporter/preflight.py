@@ -48,10 +48,11 @@ def check_config_fields(config: Dict[str, Any], where: str) -> None:
         raise ModelConfigError(f"{where}: architectures must be a list of class names, got {architectures!r}",
                                "fix architectures in config.json (e.g. [\"BertForSequenceClassification\"])")
     for name in SIZE_FIELDS:
-        if name not in config:
+        value = config.get(name)
+        if value is None:  # absent, or left to the model class's default (diffusers writes null)
             continue
-        value = config[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        values = value if isinstance(value, list) else [value]  # per-stage sizes (segformer, levit ...)
+        if not values or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in values):
             raise ModelConfigError(f"{where}: {name} must be a positive integer, got {value!r}",
                                    f"fix {name} in config.json")
     for name in LAYER_FIELDS:
@@ -79,10 +80,12 @@ def check_against_defaults(config: Dict[str, Any], defaults: Dict[str, Any], whe
     strict-dataclass error or a TypeError deep in the model's constructor."""
     for name, value in config.items():
         default = defaults.get(name)
-        if default is None or value is None and name not in SIZE_FIELDS:
+        if default is None or value is None:
             continue
         expected, got = _kind(default), _kind(value)
-        if expected and expected != got and not (expected == "number" and got == "number"):
+        if {expected, got} == {"number", "list"}:  # many fields take one value or one per layer/stage
+            continue
+        if expected and expected != got:
             raise ModelConfigError(f"{where}: {name} must be a {expected} (like the default {default!r}), "
                                    f"got {value!r}", f"fix {name} in config.json")
 

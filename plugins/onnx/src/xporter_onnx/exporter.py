@@ -97,7 +97,26 @@ def _local_config(model_name_or_path, cache_dir) -> Optional[Dict[str, Any]]:
         return None
     config = _config_json(model_name_or_path, cache_dir)
     preflight.check_config_fields(config, str(folder / "config.json"))
+    _check_transformers_accepts(folder, config)
     return config
+
+
+def _check_transformers_accepts(folder: Path, config: Dict[str, Any]) -> None:
+    """Build the transformers config object (no weights): its own field validation, as one line."""
+    from xporter.errors import ModelConfigError
+
+    try:
+        from transformers import CONFIG_MAPPING
+    except ImportError:
+        return
+    if config.get("model_type") not in CONFIG_MAPPING:
+        return  # not a transformers model type: the registry lookup explains it later
+    try:
+        CONFIG_MAPPING[config["model_type"]].from_pretrained(str(folder))
+    except Exception as exc:  # noqa: BLE001 - strict-dataclass, Type and Value errors alike
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ModelConfigError(f"{folder / 'config.json'} is not a valid {config['model_type']} config: {first}",
+                               "fix the field it names in config.json") from exc
 
 
 def _preflight(model_name_or_path, library: str, dtype: str, cache_dir) -> int:
