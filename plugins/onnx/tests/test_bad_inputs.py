@@ -150,3 +150,47 @@ def test_random_config_mutations_keep_the_contract(seed, tiny_bert_dir, tmp_path
                 _assert_one_line_failure(code, err, out)
             except AssertionError as exc:
                 raise AssertionError(f"config change {change}: {exc}") from exc
+
+
+def test_python_api_raises_xporter_errors(model, tmp_path):
+    from xporter.errors import XporterError
+    from xporter_onnx.exporter import export
+
+    path = model / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(XporterError, match="corrupt|truncated"):
+        export(str(model), tmp_path / "out")
+    with pytest.raises(XporterError, match="--batch-size"):
+        export(str(model), tmp_path / "out", batch_size=0)
+    assert not (tmp_path / "out").exists()
+
+
+def test_checkpoint_without_the_task_head_is_refused(tmp_path, capsys):
+    from transformers import BertConfig, BertModel
+
+    base = tmp_path / "encoder-only"
+    BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                         vocab_size=99)).save_pretrained(base)
+    out = tmp_path / "out"
+    code = main(["export", "onnx", "-m", str(base), str(out), "--task", "text-classification"])
+    _assert_one_line_failure(code, capsys.readouterr().err, out, "random head")
+    assert main(["export", "onnx", "-m", str(base), str(out), "--task", "text-classification",
+                 "--model-kwargs", '{"allow_random_head": true}']) == 0  # the explicit switch
+    assert main(["export", "onnx", "-m", str(base), str(tmp_path / "fe"), "--task", "feature-extraction"]) == 0
+
+
+def test_nan_outputs_are_their_own_error(tmp_path, capsys):
+    import torch
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                                 vocab_size=99))
+    with torch.no_grad():
+        model.encoder.layer[0].output.dense.weight.fill_(float("nan"))
+    source = tmp_path / "nan-model"
+    model.save_pretrained(source)
+    out = tmp_path / "out"
+    code = main(["export", "onnx", "-m", str(source), str(out), "--task", "feature-extraction"])
+    line = [l for l in capsys.readouterr().err.splitlines() if l.startswith("xporter: error:")][0]
+    assert code == 1 and "NaN/Inf" in line and "--atol cannot fix" in line, line
+    assert not out.exists()
