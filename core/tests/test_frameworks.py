@@ -81,6 +81,7 @@ def test_environment_fallback_runs_for_unlisted_repo(tmp_path, monkeypatch):
 
 def test_hub_listing_used_when_online(tmp_path, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("xporter.hub._hub_unreachable", lambda: "")  # this machine has no network
     calls = {}
 
     def fake_list(self, repo_id, revision=None, token=None):

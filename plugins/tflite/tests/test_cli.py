@@ -50,3 +50,24 @@ def test_cli_refuses_non_empty_output(bert_dir, tmp_path, capsys):
     code = main(["export", "tflite", "-m", str(bert_dir), str(out), "--batch-size", "1", "--sequence-length", "8"])
     assert code == 1 and "--overwrite" in capsys.readouterr().err
     assert (out / "keep.txt").is_file()
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--batch-size", "0", "--sequence-length", "8"], "--batch-size must be a positive integer"),
+    (["--batch-size", "1", "--sequence-length", "-4"], "--sequence-length must be a positive integer"),
+    (["--batch-size", "1", "--sequence-length", "8", "--atol", "inf"], "--atol must be a finite number > 0"),
+])
+def test_cli_bad_arguments_are_one_line_before_loading(bert_dir, tmp_path, capsys, extra, needle):
+    out = tmp_path / "out"
+    code = main(["export", "tflite", "-m", str(bert_dir), str(out), *extra])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xporter: error:")]
+    assert code == 1 and len(errors) == 1 and needle in errors[0], errors
+    assert not out.exists()
+
+
+def test_cli_output_inside_the_model_folder_is_refused(bert_dir, capsys):
+    before = sorted(p.name for p in bert_dir.iterdir())
+    assert main(["export", "tflite", "-m", str(bert_dir), str(bert_dir), "--batch-size", "1", "--sequence-length", "8",
+                 "--overwrite"]) == 1
+    assert "model" in capsys.readouterr().err
+    assert sorted(p.name for p in bert_dir.iterdir()) == before

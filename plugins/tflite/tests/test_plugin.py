@@ -77,17 +77,17 @@ def test_vision_needs_image_size():
 def test_pytorch_only_model_type_is_refused(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
     (tmp_path / "model.safetensors").write_bytes(b"")
-    code = main(["export", "tflite", "-m", str(tmp_path), str(tmp_path / "out"), "--batch-size", "1",
+    code = main(["export", "tflite", "-m", str(tmp_path), str(tmp_path.parent / f"{tmp_path.name}-out"), "--batch-size", "1",
                  "--sequence-length", "8"])
     err = capsys.readouterr().err
     assert code == 1
     assert "unsupported" in err and "llama" in err and "bert" in err
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path.parent / f"{tmp_path.name}-out").exists()
 
 
 def test_missing_calibration_file(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    code = main(["export", "tflite", "-m", str(tmp_path), str(tmp_path / "out"), "--batch-size", "1",
+    code = main(["export", "tflite", "-m", str(tmp_path), str(tmp_path.parent / f"{tmp_path.name}-out"), "--batch-size", "1",
                  "--sequence-length", "8", "--quantize", "int8", "--calibration-dataset", str(tmp_path / "nope.csv")])
     err = capsys.readouterr().err
     assert code == 1

@@ -1,34 +1,21 @@
 """Argument checks for an ONNX export, run before anything is loaded.
 
-A bad ``--batch-size`` or ``--opset`` used to surface seconds later as an exporter assertion
-(or, worse, be silently replaced: ``--opset 0`` exported 14, ``--dynamo --opset 12``
-exported 18). Each check names the flag and the values it accepts.
+The shared ones (shapes, tolerance) live in :mod:`xporter.arguments`; here the opset ranges
+of the two torch exporters (``--opset 0`` used to export 14 and ``--dynamo --opset 12``
+18, silently) and the device.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional
 
+from xporter.arguments import check_atol, check_shapes
 from xporter.errors import ExportError, FrameworkError
 
 # opsets each torch.onnx exporter can write (torch 2.13: TorchScript 7-20, dynamo 18-23);
 # below 9 none of the tables' architectures export (no dynamic Slice / Where)
 TORCHSCRIPT_OPSETS = (9, 20)
 DYNAMO_OPSETS = (18, 23)
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def check_shapes(shapes: Dict[str, Any]) -> None:
-    for name, value in shapes.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ExportError(f"{_flag(name)} must be a positive integer, got {value!r}",
-                              f"pass e.g. {_flag(name)} 2, or leave it out for the default")
 
 
 def check_opset(opset: Optional[int], dynamo: bool) -> None:
@@ -41,14 +28,6 @@ def check_opset(opset: Optional[int], dynamo: bool) -> None:
                  " or add --dynamo" if not dynamo and DYNAMO_OPSETS[0] <= opset <= DYNAMO_OPSETS[1] else "")
         raise ExportError(f"--opset {opset} is not supported by {exporter}: it writes opsets {low} to {high}",
                           f"pass an opset in {low}..{high}{other}, or leave --opset out for the architecture's default")
-
-
-def check_atol(atol: Optional[float]) -> None:
-    if atol is None:
-        return
-    if not isinstance(atol, (int, float)) or isinstance(atol, bool) or not math.isfinite(atol) or atol <= 0:
-        raise ExportError(f"--atol must be a finite number > 0, got {atol!r}",
-                          "pass e.g. --atol 1e-4; to skip validation say so with --no-validate")
 
 
 def check_device(device: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from xporter import TasksManager
+from xporter.arguments import check_atol, check_shapes
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
@@ -55,6 +56,8 @@ def export_tflite(
     unknown = set(shapes) - set(SHAPE_ARGUMENTS)
     if unknown:
         raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
+    check_shapes(shapes)
+    check_atol(atol)
     progress = progress or Progress(enabled=False)
     atol = DEFAULT_ATOL if atol is None else atol
     if isinstance(quantization, str):

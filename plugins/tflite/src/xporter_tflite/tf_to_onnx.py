@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from xporter.arguments import check_atol, check_shapes
 from xporter.errors import ExportError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
@@ -63,6 +64,8 @@ def export_tf_to_onnx(
     graph keeps the dynamic axes unless ``dynamic_axes=False``. ``rewrite_erfc=False``
     exists for tests that demonstrate the tf2onnx bug.
     """
+    check_shapes(shapes)
+    check_atol(atol)
     progress = progress or Progress(enabled=False)
     opset = opset or DEFAULT_OPSET
     atol = DEFAULT_ATOL if atol is None else atol
