@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "decoder", "seq2seq",
-                 "time_series", "musicgen", "diffusers", "speecht5")
+                 "time_series", "musicgen", "diffusers", "speecht5",
+                 # transformers 5 architectures beyond Optimum's list (modules appear as they are written)
+                 "decoder_llms", "vlm", "encoder_heads", "vision_heads", "audio_heads", "seq2seq_more")
 
 _CLASS_CACHE: Dict[Tuple[str, str, type], type] = {}
 

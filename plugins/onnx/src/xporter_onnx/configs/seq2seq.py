@@ -114,7 +114,6 @@ class Seq2SeqOnnxConfig(TextSeq2SeqOnnxConfig):
     DUMMY_INPUT_GENERATOR_CLASSES = (Seq2SeqDecoderInputGenerator, DummyTextInputGenerator)
     ENCODER_INPUTS: IOSpec = {"input_ids": {0: BATCH, 1: ENC_SEQ}, "attention_mask": {0: BATCH, 1: ENC_SEQ}}
     DECODER_ENCODER_MASK = True
-    DEFAULT_ONNX_OPSET = 14
     ATOL_FOR_VALIDATION = 2e-4
     VALIDATION_SHAPES = {**OnnxConfig.VALIDATION_SHAPES, "past_sequence_length": 7, "encoder_sequence_length": 11}
 
