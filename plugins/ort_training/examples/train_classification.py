@@ -30,6 +30,8 @@ def main():
         logging_steps=1, report_to="none", save_strategy="no", seed=0, use_cpu=True, disable_tqdm=True,
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None, optim=args.optim,
         dataloader_pin_memory=False,
+        # a rank that stalls makes the collectives fail within two minutes (default: 30 min) instead of hanging
+        ddp_timeout=120, ddp_find_unused_parameters=False,
     )
     trainer_cls = Trainer if args.pytorch else ORTTrainer
     trainer = trainer_cls(model=tiny_model("bert"), args=training_args, train_dataset=data, eval_dataset=data,
