@@ -9,6 +9,7 @@ Runtime (not PyTorch) ran the training step on every rank.
 import argparse
 import json
 import os
+import sys
 
 import torch.distributed as dist
 from transformers import Trainer
@@ -50,10 +51,15 @@ def main():
                           "eval_accuracy": metrics["eval_accuracy"],
                           "wrapped": type(trainer.model_wrapped).__name__}), flush=True)
     if dist.is_available() and dist.is_initialized():
-        # every rank leaves together, then the gloo threads are joined: a rank that exits while its
-        # process group is alive can abort in C++ teardown ("terminate called without an active exception")
+        # Every rank leaves together, then the process ends without Python/C++ teardown. Both teardown
+        # orders fail with torch 2.13's gloo backend: freeing DDP's reducer joins the gloo worker thread
+        # while holding the GIL, and that thread needs the GIL to free its last work item (a deadlock,
+        # seen as a hung torchrun in CI); exiting with the group alive can abort in a static destructor
+        # ("terminate called without an active exception"). The results are printed and flushed above.
         dist.barrier()
-        dist.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
