@@ -21,7 +21,7 @@ def test_cli_export_json_report(tiny_bert_dir, tmp_path, capsys):
     assert run_cli("-m", tiny_bert_dir, out, "--json", "--batch-size", "1", "--sequence-length", "8") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "text-classification"  # inferred from architectures
-    assert report["ok"] and report["opset"] == 14
+    assert report["ok"] and report["opset"] == 18  # the default (LayerNormalization)
     assert report["parts"]["model"]["trace_shapes"]["input_ids"] == [1, 8]
     for name in ("model.onnx", "config.json", "export_report.json"):
         assert (out / name).is_file()

@@ -76,7 +76,7 @@ class OnnxConfig:
 
     NORMALIZED_CONFIG_CLASS: type = NormalizedConfig
     DUMMY_INPUT_GENERATOR_CLASSES: tuple = ()
-    DEFAULT_ONNX_OPSET: int = 14
+    DEFAULT_ONNX_OPSET: int = 18  # LayerNormalization (17+) instead of six primitive nodes; as Optimum 2.x
     MIN_DYNAMO_OPSET: int = 18
     ATOL_FOR_VALIDATION: Any = 1e-4
     SUPPORTS_PAST: bool = False
