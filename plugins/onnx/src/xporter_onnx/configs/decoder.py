@@ -21,7 +21,7 @@ from ..modalities import TextDecoderOnnxConfig
 from ..normalized import NormalizedTextConfig
 from .. import past as kv
 from . import Arch
-from .decoder_families import SplitHeadDimPastGenerator, traceable_experts, traceable_rotary
+from .decoder_families import SplitHeadDimPastGenerator, traceable_experts, traceable_expm1, traceable_rotary
 
 GENERATION_TASKS = ("feature-extraction", "feature-extraction-with-past", "text-generation", "text-generation-with-past")
 # Tasks whose graph takes position_ids (Optimum adds them for generation and features only).
@@ -55,7 +55,6 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     DUMMY_INPUT_GENERATOR_CLASSES = (DummyTextInputGenerator, DummyPastKeyValuesGenerator)
     NORMALIZED_CONFIG_CLASS = DecoderNormalizedConfig
     USE_POSITION_IDS = True
-    DEFAULT_ONNX_OPSET = 14
     ATOL_FOR_VALIDATION = 2e-4
     # A past length different from the trace's (16) checks that the past axis is dynamic.
     VALIDATION_SHAPES = {**OnnxConfig.VALIDATION_SHAPES, "past_sequence_length": 7}
@@ -89,7 +88,7 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     # -- model plumbing (called by the base export wrapper) ------------------------------
     @contextlib.contextmanager
     def export_context(self, model: Any):
-        with kv.traceable_masks(), traceable_rotary(getattr(model.config, "model_type", "")):
+        with kv.traceable_masks(), traceable_rotary(model), traceable_expm1():
             yield
 
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from ..dummy import DummyPastKeyValuesGenerator, to_framework
 
-__all__ = ["traceable_experts", "traceable_rotary", "SplitHeadDimPastGenerator", "MOE_PATCHES_4X"]
+__all__ = ["traceable_experts", "traceable_rotary", "traceable_expm1", "SplitHeadDimPastGenerator", "MOE_PATCHES_4X"]
 
 
 # -- transformers 4.57: dense replacements, keyed by module class name -------------------
@@ -47,8 +47,11 @@ def _dense_mixture(module: Any, hidden: Any, top_k_index: Any, top_k_weights: An
     return out
 
 
-def _qwen3_moe_block_forward(self: Any, hidden_states: Any) -> Tuple[Any, Any]:
-    """``Qwen3MoeSparseMoeBlock.forward`` (4.57) with the dense mixture; same routing."""
+def _topk_block_forward(self: Any, hidden_states: Any) -> Tuple[Any, Any]:
+    """The 4.57 top-k sparse blocks' ``forward`` (qwen3_moe, qwen2_moe, mixtral, ...) with the
+    dense mixture; same routing: softmax, top-k, renormalised unless ``norm_topk_prob`` is
+    False (mixtral has no flag and always renormalises), plus qwen2_moe's sigmoid-gated
+    shared expert where the block has one."""
     import torch
 
     batch, seq, dim = hidden_states.shape
@@ -56,10 +59,13 @@ def _qwen3_moe_block_forward(self: Any, hidden_states: Any) -> Tuple[Any, Any]:
     router_logits = self.gate(flat)
     weights = torch.softmax(router_logits, dim=1, dtype=torch.float)
     weights, selected = torch.topk(weights, self.top_k, dim=-1)
-    if self.norm_topk_prob:
+    if getattr(self, "norm_topk_prob", True):
         weights = weights / weights.sum(dim=-1, keepdim=True)
-    out = _dense_mixture(self, flat, selected, weights.to(flat.dtype))
-    return out.to(flat.dtype).reshape(batch, seq, dim), router_logits
+    out = _dense_mixture(self, flat, selected, weights.to(flat.dtype)).to(flat.dtype)
+    shared = getattr(self, "shared_expert", None)
+    if shared is not None:
+        out = out + torch.sigmoid(self.shared_expert_gate(flat)) * shared(flat)
+    return out.reshape(batch, seq, dim), router_logits
 
 
 def _deepseek_moe(self: Any, hidden_states: Any, topk_indices: Any, topk_weights: Any) -> Any:
@@ -89,7 +95,9 @@ def _gpt_oss_experts_forward(self: Any, hidden_states: Any, router_indices: Any 
 
 # class name -> (method name, replacement); only consulted on transformers 4.x modules
 MOE_PATCHES_4X: Dict[str, Tuple[str, Callable[..., Any]]] = {
-    "Qwen3MoeSparseMoeBlock": ("forward", _qwen3_moe_block_forward),
+    "Qwen3MoeSparseMoeBlock": ("forward", _topk_block_forward),
+    "Qwen2MoeSparseMoeBlock": ("forward", _topk_block_forward),
+    "MixtralSparseMoeBlock": ("forward", _topk_block_forward),
     "DeepseekV3MoE": ("moe", _deepseek_moe),
     "GptOssExperts": ("forward", _gpt_oss_experts_forward),
 }
@@ -159,13 +167,29 @@ def _last_dim_repeat_interleave(original: Callable[..., Any]) -> Callable[..., A
     return repeat_interleave
 
 
-# transformers module (under transformers.models) -> its interleaved rotary helper
-INTERLEAVED_ROTARY = {"cohere.modeling_cohere": "rotate_half", "glm.modeling_glm": "rotate_half",
-                      "helium.modeling_helium": "rotate_half"}
+def _interleaved_rotary_modules(model: Any) -> List[Any]:
+    """The modeling modules of ``model``'s classes whose ``rotate_half`` is interleaved
+    (``stack((-x2, x1), -1).flatten(-2)``: cohere, cohere2, glm, glm4, ernie4_5, helium, ...)."""
+    import inspect
+    import sys
+
+    found = []
+    for name in sorted({type(m).__module__ for m in model.modules()}):
+        module = sys.modules.get(name)
+        helper = getattr(module, "rotate_half", None)
+        if module is None or helper is None or not name.startswith("transformers.models."):
+            continue
+        try:
+            source = inspect.getsource(helper)
+        except (OSError, TypeError):
+            continue
+        if "flatten(-2)" in source:
+            found.append(module)
+    return found
 
 
 @contextlib.contextmanager
-def traceable_rotary(model_type: str) -> Iterator[None]:
+def traceable_rotary(model: Any) -> Iterator[None]:
     """Interleaved rotary embeddings in ops the TorchScript exporter converts correctly.
 
     These families build rotary embeddings with ``stack(..., -1).flatten(-2)`` and
@@ -173,25 +197,52 @@ def traceable_rotary(model_type: str) -> Iterator[None]:
     infers wrong shapes from that pair ("All tensors must have the same rank" at the cache
     concat, or a head axis of a ``view`` frozen to a wrong constant). Both are replaced by
     products with constant 0/+-1 matrices for the duration of the export: same values.
+    The families are found from the model's modules (see :func:`_interleaved_rotary_modules`).
     """
-    import importlib
-
     import torch
 
-    entry = next(((m, f) for m, f in INTERLEAVED_ROTARY.items() if m.split(".")[0] == model_type), None)
-    if entry is None:
+    modules = _interleaved_rotary_modules(model)
+    if not modules:
         yield
         return
-    module = importlib.import_module(f"transformers.models.{entry[0]}")
-    saved = getattr(module, entry[1]), torch.repeat_interleave, torch.Tensor.repeat_interleave
-    setattr(module, entry[1], _rotate_interleaved)
-    torch.repeat_interleave = _last_dim_repeat_interleave(saved[1])
-    torch.Tensor.repeat_interleave = _last_dim_repeat_interleave(saved[2])
+    saved = [(module, module.rotate_half) for module in modules]
+    tensor_saved = torch.repeat_interleave, torch.Tensor.repeat_interleave
+    for module, _ in saved:
+        module.rotate_half = _rotate_interleaved
+    torch.repeat_interleave = _last_dim_repeat_interleave(tensor_saved[0])
+    torch.Tensor.repeat_interleave = _last_dim_repeat_interleave(tensor_saved[1])
     try:
         yield
     finally:
-        setattr(module, entry[1], saved[0])
-        torch.repeat_interleave, torch.Tensor.repeat_interleave = saved[1], saved[2]
+        for module, helper in saved:
+            module.rotate_half = helper
+        torch.repeat_interleave, torch.Tensor.repeat_interleave = tensor_saved
+
+
+_SCALAR_TYPES = {"Float": "float32", "Half": "float16", "BFloat16": "bfloat16", "Double": "float64"}
+
+
+def _expm1_symbolic(g: Any, x: Any) -> Any:
+    """ONNX has no ``expm1``: ``Exp(x) - 1`` with the constant in ``x``'s dtype (xIELU applies it
+    to ``min(x, eps)``, where the cancellation error stays far below validation tolerances)."""
+    import torch
+
+    dtype = getattr(torch, _SCALAR_TYPES.get(x.type().scalarType() or "Float", "float32"))
+    one = g.op("Constant", value_t=torch.tensor(1.0, dtype=dtype))
+    return g.op("Sub", g.op("Exp", x), one)
+
+
+@contextlib.contextmanager
+def traceable_expm1() -> Iterator[None]:
+    """``aten::expm1`` (apertus' xIELU activation) for the TorchScript exporter while active
+    (registered from opset 9, so it serves every opset)."""
+    import torch
+
+    torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1_symbolic, 9)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::expm1", 9)
 
 
 class SplitHeadDimPastGenerator(DummyPastKeyValuesGenerator):
