@@ -105,3 +105,120 @@ def test_every_reference_task_of_required_types_is_registered():
         assert wanted <= have, (model_type, wanted - have)
     st = set(TasksManager.get_supported_tasks_for_model_type("transformer", "onnx", library_name="sentence_transformers"))
     assert st == set(reference["sentence_transformers:transformer"])
+
+
+# -- named config classes ------------------------------------------------------------------
+
+def test_configs_package_import_is_lazy():
+    """``import xporter_onnx.configs`` reads no table; naming a class builds them, still without frameworks."""
+    code = ("import sys; import xporter_onnx.configs as c; "
+            "tables = [m for m in sys.modules if m.startswith('xporter_onnx.configs.')]; assert not tables, tables; "
+            "from xporter_onnx.configs import BertOnnxConfig, LlamaOnnxConfig; "
+            "heavy = [m for m in ('torch', 'transformers', 'onnx', 'onnxruntime') if m in sys.modules]; "
+            "assert not heavy, heavy; assert 'BertOnnxConfig' in dir(c) and 'GPT2OnnxConfig' in c.__all__")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_named_classes_are_the_registered_ones():
+    import xporter_onnx.configs as configs
+    from xporter_onnx.configs import (BertOnnxConfig, GPT2OnnxConfig, LlamaOnnxConfig, T5OnnxConfig,
+                                      XLMRobertaOnnxConfig)
+
+    constructor = TasksManager.get_exporter_config_constructor("onnx", model_type="bert", task="fill-mask")
+    assert constructor.config_class is BertOnnxConfig and BertOnnxConfig.__name__ == "BertOnnxConfig"
+    assert BertOnnxConfig.__module__ == "xporter_onnx.configs"
+    for cls, model_type in ((GPT2OnnxConfig, "gpt2"), (LlamaOnnxConfig, "llama"), (T5OnnxConfig, "t5"),
+                            (XLMRobertaOnnxConfig, "xlm-roberta")):
+        tasks = TasksManager.get_supported_tasks_for_model_type(model_type, "onnx")
+        assert {c.config_class for c in tasks.values()} == {cls}, model_type
+    checked = 0
+    for row in configs.all_architectures():
+        cls = getattr(configs, row.class_name)
+        assert cls is row.config_class and cls.__name__ == row.class_name, row
+        supported = TasksManager.get_supported_tasks_for_model_type(row.model_type, "onnx", library_name=row.library)
+        for task in row.tasks:
+            assert supported[task].config_class is cls, (row.model_type, task)
+            checked += 1
+    assert checked > 500
+    with pytest.raises(AttributeError):
+        configs.NotAnArchitectureOnnxConfig
+
+
+def test_no_two_rows_share_a_class_name():
+    from xporter_onnx.configs import name_collisions
+
+    collisions = {name: [(r.library, r.model_type, r.base.__name__) for r in rows]
+                  for name, rows in name_collisions().items()}
+    assert not collisions, f"give one of these rows an explicit Arch(name=...): {collisions}"
+
+
+def test_collisions_are_detected():
+    from xporter_onnx import TextEncoderOnnxConfig, VisionOnnxConfig
+    from xporter_onnx.configs import Arch
+
+    first = Arch("probe-a", ("feature-extraction",), TextEncoderOnnxConfig, dict(ATOL_FOR_VALIDATION=1e-3), name="ProbeOnnxConfig")
+    second = Arch("probe-b", ("feature-extraction",), VisionOnnxConfig, dict(ATOL_FOR_VALIDATION=1e-3), name="ProbeOnnxConfig")
+    assert first.config_class.__name__ == second.config_class.__name__ and first.config_class is not second.config_class
+
+
+def test_class_names_follow_transformers_config_classes():
+    """The stored spellings (configs/class_names.py) agree with the installed transformers."""
+    import transformers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    from xporter_onnx.configs import all_architectures
+    from xporter_onnx.configs.class_names import EXPLICIT_NAMES, TRANSFORMERS_SPELLINGS
+
+    wrong, unnamed = {}, []
+    for row in all_architectures():
+        if row.name or row.model_class or (row.library, row.model_type) in EXPLICIT_NAMES:
+            continue
+        keys = (row.model_type, row.model_type.replace("-", "_"), row.model_type.replace("_", "-"))
+        config_class = next((CONFIG_MAPPING_NAMES[k] for k in keys if k in CONFIG_MAPPING_NAMES), None)
+        if config_class is None:
+            if not any(k in TRANSFORMERS_SPELLINGS for k in keys):  # not even a type transformers dropped
+                unnamed.append((row.library, row.model_type))
+        elif row.class_name != config_class[: -len("Config")] + "OnnxConfig":
+            wrong[row.model_type] = (row.class_name, config_class)
+    assert not wrong, f"update TRANSFORMERS_SPELLINGS: {wrong}"
+    if int(transformers.__version__.split(".")[0]) < 5:
+        unnamed = []  # types newer than this transformers are unknown here; the 5.x run checks them
+    assert not unnamed, f"not a transformers type: give these rows Arch(name=...) or an EXPLICIT_NAMES entry: {unnamed}"
+
+
+def test_optimum_class_names_are_importable():
+    """Code written against Optimum's class names imports the same names here."""
+    import json
+    from pathlib import Path
+
+    import xporter_onnx.configs as configs
+
+    reference = json.loads((Path(__file__).resolve().parents[3] / "tests" / "reference"
+                            / "optimum-onnx-support.json").read_text())
+    registered = {(row.library, row.model_type) for row in configs.all_architectures()}
+    missing = {key: name for key, tasks in reference.items() for name in set(tasks.values())
+               if tuple(key.split(":", 1)) in registered and not hasattr(configs, name)}
+    assert not missing, missing
+
+
+def test_subclass_of_a_named_config_exports_an_extra_output(tiny_bert_dir, tmp_path):
+    """Optimum's customization recipe: subclass BertOnnxConfig, add an output, export with it."""
+    import onnx
+
+    import xporter_onnx
+    from xporter_onnx.configs import BertOnnxConfig
+
+    class BertWithPoolerOnnxConfig(BertOnnxConfig):
+        @property
+        def outputs(self):
+            outputs = super().outputs
+            outputs["pooler_output"] = {0: "batch_size"}
+            return outputs
+
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", task="feature-extraction",
+                                 custom_onnx_config=BertWithPoolerOnnxConfig)
+    assert report.ok and list(report.parts["model"]["outputs"]) == ["last_hidden_state", "pooler_output"]
+    graph = onnx.load(str(tmp_path / "out" / "model.onnx")).graph
+    assert [o.name for o in graph.output] == ["last_hidden_state", "pooler_output"]
+    checked = {c.name: c for v in report.validation for c in v.outputs}
+    assert checked["pooler_output"].ok and checked["pooler_output"].max_abs_diff < 1e-4

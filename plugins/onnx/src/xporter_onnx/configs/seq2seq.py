@@ -36,7 +36,7 @@ from ..dummy import (
 from ..modalities import TextSeq2SeqOnnxConfig
 from ..normalized import NormalizedSeq2SeqConfig, NormalizedVisionConfig
 from ..task_outputs import TASK_OUTPUTS
-from . import Arch
+from . import Arch, default_class_name
 from .decoder import DecoderNormalizedConfig, DecoderOnnxConfig
 
 BATCH = "batch_size"
@@ -328,7 +328,8 @@ def _bart_like(model_type: str, extra_tasks: tuple = (), tiny: Any = None,
     return [Arch(model_type, TEXT2TEXT + extra_tasks, base or Seq2SeqOnnxConfig,
                  dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES), tiny=tiny),
             Arch(model_type, CAUSAL, DecoderOnnxConfig,
-                 dict(NORMALIZED_CONFIG_CLASS=CAUSAL_LM_NAMES, USE_POSITION_IDS=False), tiny=tiny)]
+                 dict(NORMALIZED_CONFIG_CLASS=CAUSAL_LM_NAMES, USE_POSITION_IDS=False), tiny=tiny,
+                 name=default_class_name(model_type, role="ForCausalLM"))]
 
 
 _ROWS = [
