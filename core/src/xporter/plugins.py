@@ -41,6 +41,8 @@ from .hookspecs import PROJECT, BackendInfo, CliCommand, ExporterSpec, XporterHo
 from .registry import DEFAULT_REGISTRY, Registry
 
 ENTRY_POINT_GROUP = "xporter"
+# "<framework>-to-<backend> = package.module:function": an exporter found without importing any plugin
+EXPORTER_GROUP = "xporter.exporters"
 ENV_DISABLE_AUTOLOAD = "XPORTER_DISABLE_PLUGIN_AUTOLOAD"
 ENV_ALLOW = "XPORTER_PLUGINS"
 ENV_BLOCK = "XPORTER_DISABLE_PLUGINS"
@@ -112,10 +114,13 @@ class PluginManager:
             return self._autoload
         return not _truthy(os.environ.get(ENV_DISABLE_AUTOLOAD))
 
-    def _entry_points(self) -> list:
+    def _entry_points(self, group: str = ENTRY_POINT_GROUP) -> list:
         from importlib import metadata  # scanning installed distributions is the slow part
 
-        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+        return list(metadata.entry_points(group=group))
+
+    def _exporter_entry_points(self) -> list:
+        return self._entry_points(EXPORTER_GROUP) if self._autoload_enabled() else []
 
     def records(self) -> Dict[str, PluginRecord]:
         """All known plugins by backend id (discovered lazily, nothing imported)."""
@@ -311,6 +316,46 @@ class PluginManager:
                 found.extend(s for s in (group or ()) if s.backend == backend and s.framework == framework)
         return found
 
+    def find_exporter(self, backend: str, framework: str) -> ExporterSpec:
+        """The exporter of ``framework`` models to ``backend``, importing no unrelated plugin.
+
+        Looked up in the plugins already loaded (their ``xporter_exporters`` hook: in-process
+        plugins, tests), then in the ``xporter.exporters`` entry points, whose name says
+        ``<framework>-to-<backend>``: only the plugin of the distribution declaring it is loaded
+        (its configs registered, its requirements checked). Raises PluginUnavailableError naming
+        why none is usable.
+        """
+        with self._lock:
+            for record in list(self.records().values()):
+                if record.status != LOADED:
+                    continue
+                for group in self._only(record, "xporter_exporters")():
+                    for spec in group or ():
+                        if spec.backend == backend and spec.framework == framework:
+                            return spec
+        wanted = exporter_entry_point_name(framework, backend)
+        for ep in self._exporter_entry_points():
+            if ep.name != wanted:
+                continue
+            owner = self._plugin_of(getattr(getattr(ep, "dist", None), "name", "") or "")
+            if owner is not None:
+                record = self.ensure_loaded(owner.name)
+                if record is not None and record.status != LOADED:
+                    raise PluginUnavailableError(
+                        f"the {framework} -> {backend} exporter of {record.distribution or record.target} is "
+                        f"unusable: plugin '{record.name}' is {record.status} ({record.reason})",
+                        "run `xporter --debug plugins` for details")
+            return ExporterSpec(backend, framework, ep.value, f"declared by {getattr(ep.dist, 'name', '?')}")
+        raise PluginUnavailableError(f"no installed plugin exports {framework} models to {backend}",
+                                     f"install a plugin declaring the '{wanted}' entry point in '{EXPORTER_GROUP}'")
+
+    def _plugin_of(self, distribution: str) -> Optional[PluginRecord]:
+        """The backend plugin (``xporter`` entry point) shipped by ``distribution``."""
+        for record in self.records().values():
+            if distribution and _normal_dist(record.distribution) == _normal_dist(distribution):
+                return record
+        return None
+
     def reset(self) -> None:
         """Forget discovery results and unregister plugins (tests)."""
         with self._lock:
@@ -328,6 +373,11 @@ def _module_available(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def exporter_entry_point_name(framework: str, backend: str) -> str:
+    """``tf-to-onnx``: the entry-point name of a (backend, framework) exporter in ``xporter.exporters``."""
+    return f"{framework}-to-{backend}"
 
 
 def load_target(target: str):

@@ -222,3 +222,24 @@ def test_subclass_of_a_named_config_exports_an_extra_output(tiny_bert_dir, tmp_p
     assert [o.name for o in graph.output] == ["last_hidden_state", "pooler_output"]
     checked = {c.name: c for v in report.validation for c in v.outputs}
     assert checked["pooler_output"].ok and checked["pooler_output"].max_abs_diff < 1e-4
+
+
+# -- one report schema -----------------------------------------------------------------------
+
+def test_json_report_of_a_pytorch_export_follows_the_schema(tiny_bert_dir, tmp_path, capsys):
+    """``xporter export onnx --json`` and export_report.json validate against xporter's one report schema."""
+    import json
+
+    import jsonschema
+
+    from xporter.cli.main import main
+    from xporter.report import SCHEMA_VERSION, schema
+
+    out = tmp_path / "out"
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--json", "--sequence-length", "8"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    jsonschema.validate(printed, schema())
+    jsonschema.validate(json.loads((out / "export_report.json").read_text()), schema())
+    assert printed["schema_version"] == SCHEMA_VERSION and (printed["backend"], printed["framework"]) == ("onnx", "pt")
+    assert printed["ok"] is True and printed["opset"] and printed["max_abs_diff"] < 1e-3
+    assert printed["validation"][0]["outputs"][0]["shape"] == printed["validation"][0]["outputs"][0]["reference_shape"]

@@ -69,3 +69,31 @@ def test_fallback_io_without_onnx_configs(tmp_path):
                                    "attention_mask": {"0": "batch_size", "1": "sequence_length"}} or \
         component["inputs"] == {"input_ids": {0: "batch_size", 1: "sequence_length"},
                                 "attention_mask": {0: "batch_size", 1: "sequence_length"}}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xporter_onnx") is None, reason="xporter-onnx not installed")
+def test_tf_to_onnx_imports_no_unrelated_plugin(tmp_path):
+    """The (onnx, tf) exporter is found through its ``xporter.exporters`` entry point: only the onnx
+    and tflite plugins are imported, never ort_training or any other installed plugin."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    checkpoint = save_tiny("bert", "text-classification", tmp_path / "model")
+    others = sorted({ep.value.split(":")[0] for ep in metadata.entry_points(group="xporter")} - {
+        "xporter_onnx.plugin", "xporter_tflite.plugin"} | {"xporter_ort_training", "xporter_ort_training.plugin"})
+    code = ("import sys; from xporter.cli.main import main; "
+            f"code = main(['export', 'onnx', '-m', {str(checkpoint)!r}, {str(tmp_path / 'out')!r}, '--json']); "
+            f"loaded = [m for m in {others!r} if m in sys.modules]; "
+            "assert code == 0 and not loaded, (code, loaded)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_pytorch_only_options_are_refused_for_tf(tmp_path):
+    from xporter.errors import ExportError
+    from xporter.progress import Progress
+    from xporter_tflite.tf_to_onnx import export
+
+    with pytest.raises(ExportError, match="--optimize is not supported for TensorFlow models"):
+        export(str(tmp_path / "model"), tmp_path / "out", progress=Progress(enabled=False), optimize="O2")

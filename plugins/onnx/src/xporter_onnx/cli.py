@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if framework == "tf":
             from .exporter import export_tf
 
-            report = export_tf(args, progress)
+            report = export_tf(args.model, args.output, progress, **options_from_args(args))
         else:
             report = export_from_args(args, progress)
     if args.json:
@@ -128,7 +128,7 @@ def _print_summary(report: Dict[str, Any]) -> None:
           f"to {report.get('output')} with opset {report.get('opset')} ({report.get('exporter')})")
     for part in report.get("validation", []):
         for check in part["outputs"]:
-            print(f"  {part['part']}.{check['name']}: shape {check['onnx_shape']} max abs diff "
+            print(f"  {part['part']}.{check['name']}: shape {check['shape']} max abs diff "
                   f"{check['max_abs_diff']:.2e} (atol {check['atol']:.0e}) {'OK' if check['ok'] else 'FAIL'}")
     if not report.get("validated", True):
         print("  validation skipped (--no-validate)")

@@ -8,13 +8,14 @@ architecture never touches this module.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from xporter.errors import ExportError, FrameworkError, PluginUnavailableError, UnknownTaskError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
+from xporter.report import ExportReport as CoreExportReport
 
 from . import files
 from .arguments import check_export_arguments
@@ -31,42 +32,14 @@ SHAPE_KEYS = ("batch_size", "sequence_length", "num_choices", "width", "height",
 
 
 @dataclass
-class ExportReport:
-    """What was exported and how well it matches; also written as ``export_report.json``."""
+class ExportReport(CoreExportReport):
+    """A PyTorch -> ONNX export's report: :class:`xporter.report.ExportReport` (one schema for every
+    backend, ``export_report.json``) with this backend's defaults."""
 
-    model: str
-    output: str
-    model_type: str
-    task: str
-    library: str
-    opset: int
-    exporter: str
-    dtype: str
-    dynamic_axes: bool
-    files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    parts: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    validation: List[PartValidation] = field(default_factory=list)
-    optimization: Optional[Dict[str, Any]] = None
-    timings: Dict[str, float] = field(default_factory=dict)
-    versions: Dict[str, str] = field(default_factory=dict)
-    skipped_files: List[str] = field(default_factory=list)  # side files not copied (e.g. links out of the model)
+    backend: str = BACKEND
+    framework: str = "pt"
+    layout: Optional[str] = "optimum"  # Optimum's folder layout unless the export chose another
 
-    @property
-    def ok(self) -> bool:
-        return all(v.ok for v in self.validation)
-
-    @property
-    def max_abs_diff(self) -> float:
-        return max((c.max_abs_diff for v in self.validation for c in v.outputs), default=0.0)
-
-    def to_dict(self) -> Dict[str, Any]:
-        data = {k: getattr(self, k) for k in ("model", "output", "model_type", "task", "library", "opset", "exporter",
-                                              "dtype", "dynamic_axes", "parts", "files", "optimization", "timings",
-                                              "versions", "skipped_files")}
-        data["validated"] = bool(self.validation)
-        data["ok"] = self.ok if self.validation else None  # unvalidated is not "ok" (--no-validate)
-        data["validation"] = [v.to_dict() for v in self.validation]
-        return data
 
 
 def _config_json(model_name_or_path, cache_dir) -> Dict[str, Any]:
@@ -368,15 +341,20 @@ def _shapes(tensors):
     return {name: list(t.shape) for name, t in tensors.items()}
 
 
-def export_tf(args, progress) -> Dict[str, Any]:
-    """Delegate a TensorFlow model to the plugin that declares an (onnx, tf) exporter."""
+def export_tf(model_name_or_path, output, progress, **options: Any) -> Dict[str, Any]:
+    """Delegate a TensorFlow model to the (onnx, tf) exporter: found through the plugin registry
+    (entry point ``tf-to-onnx`` of group ``xporter.exporters``) without importing unrelated plugins,
+    called with plain keyword options (those of :func:`export`)."""
     from xporter.plugins import PLUGINS, load_target
 
-    specs = PLUGINS.exporters(BACKEND, "tf")
-    if not specs:
+    try:
+        spec = PLUGINS.find_exporter(BACKEND, "tf")
+    except PluginUnavailableError as exc:
+        if "no installed plugin" not in str(exc):
+            raise
         raise PluginUnavailableError("no installed plugin exports TensorFlow models to ONNX",
-                                     "pip install xporter-tflite (it provides the TF -> ONNX exporter)")
-    return load_target(specs[0].target)(args, progress)
+                                     "pip install xporter-tflite (it provides the TF -> ONNX exporter)") from exc
+    return load_target(spec.target)(model_name_or_path, output, progress=progress, **options)
 
 
 __all__ = ["ExportReport", "export", "export_tf", "resolve_task", "UnknownTaskError"]

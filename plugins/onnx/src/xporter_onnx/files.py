@@ -6,10 +6,12 @@ so tools that read Optimum folders read ours.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
+
+from xporter import report
+from xporter.report import sha256_of
 
 # Files a tokenizer / processor / sentence-transformers pipeline needs at inference.
 PREPROCESSOR_PATTERNS = (
@@ -19,14 +21,6 @@ PREPROCESSOR_PATTERNS = (
     "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "*_Pooling/config.json",
     "*_Normalize/*", "*_Dense/config.json",
 )
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def copy_preprocessor_files(source: Optional[Path], destination: Path, skipped: Optional[List[str]] = None,
@@ -123,27 +117,14 @@ class BackgroundHasher:
 
 def file_entries(folder: Path, names: Iterable[str],
                  hasher: Optional[BackgroundHasher] = None) -> Dict[str, Dict[str, Any]]:
-    entries = {}
-    for name in names:
-        path = folder / name
-        if path.is_file():
-            digest = hasher.digest(path) if hasher is not None else sha256_of(path)
-            entries[name] = {"bytes": path.stat().st_size, "sha256": digest}
-    return entries
+    """Sizes and sha256 of ``names`` (:func:`xporter.report.file_entries`), digests from ``hasher`` when given."""
+    return report.file_entries(folder, names, hasher.digest if hasher is not None else None)
 
 
 def package_versions(*extra: str) -> Dict[str, str]:
     """Installed versions of the export stack (read from metadata: nothing is imported), plus ``extra``."""
-    from importlib import metadata
-
-    versions = {}
-    for dist in ("xporter-core", "xporter-onnx", "torch", "transformers", "onnx", "onnxruntime", "onnxscript",
-                 "sentence-transformers", "numpy", *extra):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    return report.package_versions("xporter-onnx", "torch", "transformers", "onnx", "onnxruntime", "onnxscript",
+                                   "sentence-transformers", *extra)
 
 
 def read_json(path: Path) -> Optional[Dict[str, Any]]:

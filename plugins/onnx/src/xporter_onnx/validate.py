@@ -8,43 +8,19 @@ tolerance.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from xporter.errors import ValidationError
-
-NON_FINITE = "non-finite values"
+from xporter.report import NON_FINITE, OutputCheck, PartValidation
+from xporter.report import raise_if_failed as _raise_if_failed
 # Half precision cannot meet fp32 tolerances; these are the floors used for it.
 MIN_ATOL_BY_DTYPE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 5e-2}
 
 
-@dataclass
-class OutputCheck:
-    name: str
-    reference_shape: List[int]
-    onnx_shape: List[int]
-    max_abs_diff: float
-    atol: float
-    ok: bool
-
-
-@dataclass
-class PartValidation:
-    """Validation result of one ONNX file."""
-
-    part: str
-    input_shapes: Dict[str, List[int]]
-    outputs: List[OutputCheck] = field(default_factory=list)
-    problems: List[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and all(check.ok for check in self.outputs)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"part": self.part, "ok": self.ok, "input_shapes": self.input_shapes, "problems": self.problems,
-                "outputs": [asdict(check) for check in self.outputs]}
+# OutputCheck and PartValidation are the core's (xporter.report): one report shape for every backend.
+__all__ = ["NON_FINITE", "OutputCheck", "PartValidation", "raise_if_failed"]
 
 
 def providers_for(device: str) -> List[str]:
@@ -134,18 +110,5 @@ def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: An
 
 
 def raise_if_failed(results: List[PartValidation]) -> None:
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return
-    details = []
-    for r in failed:
-        details.extend(r.problems)
-        details.extend(f"{r.part}:{c.name} max abs diff {c.max_abs_diff:.3g} > atol {c.atol:.3g}"
-                       + (f" (shape {c.onnx_shape} vs {c.reference_shape})" if c.onnx_shape != c.reference_shape else "")
-                       for c in r.outputs if not c.ok)
-    if any(NON_FINITE in line for line in details):  # no tolerance makes NaN equal NaN
-        raise ValidationError("ONNX validation failed: " + "; ".join(details),
-                              "the model produces NaN/Inf on the validation inputs: check the weights and config.json "
-                              "(--dtype fp16 can overflow: try fp32); --atol cannot fix this")
-    raise ValidationError("ONNX validation failed: " + "; ".join(details),
-                          "raise the tolerance with --atol, try another --opset, or skip with --no-validate")
+    """The core's validation policy (:func:`xporter.report.raise_if_failed`) with ONNX's hint."""
+    _raise_if_failed(results, "ONNX", "raise the tolerance with --atol, try another --opset, or skip with --no-validate")

@@ -1,7 +1,8 @@
 """TensorFlow -> ONNX with tf2onnx: the ``(onnx, tf)`` exporter of xporter.
 
-``export(args, progress)`` is the ExporterSpec entry used by ``xporter export onnx`` when
-the model is a TensorFlow checkpoint; :func:`export_tf_to_onnx` is the same thing for
+``export(model, output, progress=..., **options)`` is the ``tf-to-onnx`` exporter (entry point
+group ``xporter.exporters``) used by ``xporter export onnx`` when the model is a TensorFlow
+checkpoint; :func:`export_tf_to_onnx` is the same thing for
 Python callers. Names and dynamic axes come from :mod:`xporter_tflite.onnx_io`; after
 conversion the graph goes through the Erfc rewrite, an unsupported-op check,
 ``onnx.checker`` and an onnxruntime-vs-TensorFlow comparison on fresh inputs (at the
@@ -10,6 +11,7 @@ export shapes and at a second size of every dynamic axis).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -31,15 +33,25 @@ DEFAULT_SHAPES = {"batch_size": 2, "sequence_length": 16, "num_choices": 4}
 SHAPE_NAMES = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
 
 
-def export(args, progress: Progress) -> Dict[str, Any]:
-    """ExporterSpec contract: the parsed ``xporter export onnx`` namespace in, report out."""
-    shapes = {name: getattr(args, name, None) for name in SHAPE_NAMES}
-    return export_tf_to_onnx(
-        args.model, args.output, task=getattr(args, "task", "auto"), opset=getattr(args, "opset", None),
-        atol=getattr(args, "atol", None), overwrite=getattr(args, "overwrite", False),
-        validate=not getattr(args, "no_validate", False), progress=progress,
-        cache_dir=getattr(args, "cache_dir", None), trust_remote_code=getattr(args, "trust_remote_code", False),
-        dynamic_axes=not getattr(args, "no_dynamic_axes", False), **shapes)
+# options of `xporter export onnx` that tf2onnx cannot honour, with the value meaning "not asked for"
+UNSUPPORTED_OPTIONS = {"dtype": "fp32", "device": "cpu", "dynamo": False, "optimize": None, "external_data": None,
+                       "model_kwargs": None, "quantize": None, "fp16_io": False}
+
+
+def export(model: Union[str, Path], output: Union[str, Path], *, progress: Progress, **options: Any) -> Dict[str, Any]:
+    """ExporterSpec contract: model, output and the exporter keyword options in, report dict out.
+
+    ``options`` are :func:`xporter_onnx.exporter.export`'s keywords (plain values, no argparse
+    object); the PyTorch-only ones are refused with one line when set to anything but their default.
+    """
+    for name, default in UNSUPPORTED_OPTIONS.items():
+        value = options.pop(name, default)
+        if value != default and value is not None and value is not False:
+            raise ExportError(f"--{name.replace('_', '-')} is not supported for TensorFlow models",
+                              f"drop --{name.replace('_', '-')} (TF -> ONNX goes through tf2onnx)")
+    known = set(inspect.signature(export_tf_to_onnx).parameters) | set(SHAPE_NAMES)
+    # the rest (library_name, merge_decoders, ONNX-only shapes such as num_channels ...) has no TF meaning
+    return export_tf_to_onnx(model, output, progress=progress, **{k: v for k, v in options.items() if k in known})
 
 
 def export_tf_to_onnx(
