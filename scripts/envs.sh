@@ -10,12 +10,13 @@ PYTHON="${PYTHON:-python3}"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
 
 # name -> requirements file and local distributions (installed editable, in this order)
-declare -A REQS=( [main]=main.txt [tx457]=tx457.txt [tf]=tf.txt [ort]=ort.txt )
+declare -A REQS=( [main]=main.txt [tx457]=tx457.txt [tf]=tf.txt [ort]=ort.txt [litert]=litert.txt )
 declare -A LOCAL=(
   [main]="core plugins/onnx tests/test_plugins"
   [tx457]="core plugins/onnx tests/test_plugins"
   [tf]="core plugins/onnx plugins/tflite tests/test_plugins"
   [ort]="core plugins/ort_training"
+  [litert]="core plugins/tflite"  # PyTorch -> TFLite without TensorFlow (xporter-tflite's base deps)
 )
 # distributions installed without their dependencies (their deps would drag regular onnxruntime in)
 declare -A NODEPS=( [ort]="plugins/ort_training" )

@@ -22,10 +22,12 @@ SHAPE_FLAGS = (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model", required=True, help="model folder or Hub id (TF weights, or PyTorch "
-                        "weights converted with from_pt)")
+    parser.add_argument("-m", "--model", required=True, help="model folder or Hub id (PyTorch weights go through "
+                        "litert-torch where it is installed, else through TensorFlow with from_pt)")
     parser.add_argument("output", help="output folder (model.tflite, config and tokenizer files, export_report.json)")
     parser.add_argument("--task", default="auto", help="task to export (default: inferred from the model)")
+    parser.add_argument("--framework", choices=("pt", "tf"), default=None,
+                        help="convert from PyTorch (litert-torch) or TensorFlow (default: the checkpoint's framework)")
     for flag, help_text in SHAPE_FLAGS:
         parser.add_argument(flag, type=int, default=None, help=help_text)
     quant = parser.add_argument_group("quantization")
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     report = export_tflite(
         args.model, args.output, task=args.task, quantization=quantization, atol=args.atol,
         overwrite=args.overwrite, validate=not args.no_validate, num_validation_samples=args.num_validation_samples,
-        progress=progress, cache_dir=args.cache_dir, batch_size=args.batch_size, sequence_length=args.sequence_length,
+        progress=progress, cache_dir=args.cache_dir, framework=args.framework, batch_size=args.batch_size,
+        sequence_length=args.sequence_length,
         num_choices=args.num_choices, height=args.height, width=args.width,
         decoder_sequence_length=args.decoder_sequence_length,
     )

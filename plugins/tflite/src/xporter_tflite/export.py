@@ -18,8 +18,9 @@ from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 
 from .report import raise_if_invalid, seal_report
-from .quantize import QuantizationOptions, calibration_batches, configure_converter
-from .source import copy_side_files, load_source
+from .paths import select_path
+from .quantize import QuantizationOptions, calibration_batches
+from .source import copy_side_files
 
 SHAPE_ARGUMENTS = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
 DEFAULT_ATOL = 1e-4
@@ -45,9 +46,13 @@ def export_tflite(
     progress: Optional[Progress] = None,
     cache_dir: Optional[str] = None,
     trust_remote_code: bool = False,
+    framework: Optional[str] = None,
     **shapes: Optional[int],
 ) -> Dict[str, Any]:
-    """Export a TF model (or a PyTorch checkpoint converted with ``from_pt``) to TFLite.
+    """Export a TF or PyTorch model to TFLite.
+
+    ``framework`` ("pt", "tf", default: the checkpoint's) picks the path: PyTorch modules
+    go through litert-torch when it is installed, else through TensorFlow (``from_pt``).
 
     ``shapes`` are the static sizes: ``batch_size``, ``sequence_length``, ``num_choices``,
     ``height``, ``width``, ``decoder_sequence_length``. Returns the export report (also
@@ -63,9 +68,10 @@ def export_tflite(
     if isinstance(quantization, str):
         quantization = QuantizationOptions(quantization)
     check_output_dir(output, overwrite, source=model)  # fail before the slow part
+    path = select_path(model, framework, cache_dir)
     with progress.step("load model"):
         precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
-        source = load_source(model, task, "tflite", cache_dir, trust_remote_code, precheck)
+        source = path.load(model, task, cache_dir, trust_remote_code, precheck)
         config = build_config(source.model.config, source.model_type, source.task, shapes)
     report: Dict[str, Any] = {
         "backend": "tflite",
@@ -73,6 +79,7 @@ def export_tflite(
         "model_type": source.model_type,
         "task": source.task,
         "checkpoint_framework": source.checkpoint_framework,
+        "converter": "litert-torch" if path.framework == "pt" else "tensorflow",
         "shapes": config.used_shapes(),
         "quantization": quantization.as_dict() if quantization else None,
         "atol": atol,
@@ -81,39 +88,33 @@ def export_tflite(
     with atomic_output_dir(output, overwrite, source=model) as staging:
         for component in config.components():
             report["components"][component.name] = _export_component(
-                source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
+                path, source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
         report["files"] = [f"{c}.tflite" for c in report["components"]] + copy_side_files(source, staging)
         seal_report(report, staging, validate, progress)
     return raise_if_invalid(report, output, validate, "TFLite")
 
 
-def _export_component(source, config, component, quantization, staging: Path, progress: Progress,
+def _export_component(path, source, config, component, quantization, staging: Path, progress: Progress,
                       validate: bool, atol: float, num_validation_samples: Optional[int]) -> Dict[str, Any]:
-    from .convert import call_reference, convert
-
     label = component.name if len(config.components()) > 1 else "model"
-    configure = None
-    if quantization is not None:
-        representative = None
-        if quantization.calibrated:
-            with progress.step(f"calibration data ({label})"):
-                batches = calibration_batches(config, component, quantization, source.directory)
-            representative = lambda: iter(batches)  # noqa: E731 - the converter wants a callable
-        configure = lambda converter: configure_converter(converter, quantization, representative)  # noqa: E731
+    calibration = None
+    if quantization is not None and quantization.calibrated:
+        with progress.step(f"calibration data ({label})"):
+            calibration = calibration_batches(config, component, quantization, source.directory)
     with progress.step(f"convert {label} to TFLite" + (f" ({quantization.mode})" if quantization else "")):
-        flatbuffer = convert(source.model, config, component, configure)
-    path = staging / f"{component.name}.tflite"
-    path.write_bytes(flatbuffer)
+        flatbuffer = path.convert(source, config, component, quantization, calibration)
+    file = staging / f"{component.name}.tflite"
+    file.write_bytes(flatbuffer)
     sizes = config.check_shapes()
     result: Dict[str, Any] = {
-        "file": path.name,
+        "file": file.name,
         "size_bytes": len(flatbuffer),
         "inputs": {n: {"shape": list(config.input_shape(s)), "dtype": s.dtype} for n, s in component.inputs.items()},
         "outputs": list(component.outputs),
     }
     if quantization is not None:
         with progress.step(f"convert {label} in float32 (size reference)"):
-            float_size = len(convert(source.model, config, component))
+            float_size = len(path.convert(source, config, component))
         result["float32_size_bytes"] = float_size
         result["size_ratio"] = round(len(flatbuffer) / float_size, 4)
     if validate:
@@ -124,9 +125,9 @@ def _export_component(source, config, component, quantization, staging: Path, pr
         num_batches = max(1, math.ceil(samples / sizes["batch_size"]))
         with progress.step(f"validate {label} with LiteRT ({num_batches} batch{'es' if num_batches > 1 else ''})"):
             batches = [config.generate_dummy_inputs(component, seed=10_000 + i) for i in range(num_batches)]
-            references = [call_reference(source.model, config, component, b) for b in batches]
+            references = [path.reference(source, config, component, b) for b in batches]
             try:
-                candidates = run_isolated(str(path), batches)
+                candidates = run_isolated(str(file), batches)
             except LiteRTCrash as exc:
                 result["validation"] = {"valid": False, "problems": [str(exc)], "outputs": {}, "num_batches": 0}
             else:

@@ -11,15 +11,18 @@ from xporter.hookspecs import BackendInfo, CliCommand, ExporterSpec
 
 from . import architectures
 
-REQUIRES = ("tensorflow", "tf_keras", "tf2onnx", "ai_edge_litert", "transformers")
+# What every path needs; each conversion path checks its own framework (xporter_tflite.paths):
+# TensorFlow (+ tf2onnx for TF->ONNX) or litert-torch, so a venv with either one works.
+REQUIRES = ("ai_edge_litert", "transformers")
 
 
 @hookimpl
 def xporter_backend_info():
     return BackendInfo(
-        description="TensorFlow models to TFLite/LiteRT (static shapes, fp16/int8 quantization) and TF to ONNX",
+        description="TensorFlow or PyTorch (litert-torch) models to TFLite/LiteRT (static shapes, fp16/int8 "
+                    "quantization) and TF to ONNX",
         requires=REQUIRES,
-        install_hint="pip install xporter-tflite",
+        install_hint="pip install 'xporter-tflite[tf]' (TensorFlow) or 'xporter-tflite[torch]' (PyTorch)",
     )
 
 
@@ -35,7 +38,7 @@ def xporter_register_configs(register, backend):
 def xporter_cli_commands():
     from . import cli
 
-    return [CliCommand(name="tflite", help="Export a TensorFlow (or PyTorch, via from_pt) model to TFLite.",
+    return [CliCommand(name="tflite", help="Export a TensorFlow or PyTorch model to TFLite.",
                        configure=cli.configure, run=cli.run)]
 
 
