@@ -28,8 +28,8 @@ def test_tf_to_onnx(model_type, task, tmp_path):
 
     checkpoint = save_tiny(model_type, task, tmp_path / "model")
     report = export_tf_to_onnx(str(checkpoint), tmp_path / "out", task=task)
-    assert report["valid"], report
-    for name, component in report["components"].items():
+    assert report["ok"], report
+    for name, component in report["parts"].items():
         path = tmp_path / "out" / component["file"]
         onnx.checker.check_model(str(path))
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -37,9 +37,9 @@ def test_tf_to_onnx(model_type, task, tmp_path):
         assert [o.name for o in session.get_outputs()] == list(component["outputs"])
         # dynamic axes are named, and validation ran at two sizes
         assert session.get_inputs()[0].shape[0] == "batch_size"
-        assert len(component["validation"]["checks"]) == 2
+        assert len([v for v in report["validation"] if v["part"] == name]) == 2
     if model_type == "bert":  # exact GELU -> Erfc in TF >= 2.19 (gpt2 uses tanh GELU, tiny T5 ReLU)
-        assert report["components"]["model"]["erfc_rewritten"] >= 1
+        assert report["parts"]["model"]["erfc_rewritten"] >= 1
     assert json.loads((tmp_path / "out" / "export_report.json").read_text())["framework"] == "tf"
 
 
@@ -53,8 +53,16 @@ def test_xporter_export_onnx_dispatches_tf_checkpoints(tmp_path, capsys):
                  "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    import jsonschema
+
+    from xporter.report import schema
+
     report = json.loads((tmp_path / "out" / "export_report.json").read_text())
-    assert report["exporter"] == "tf2onnx" and report["components"]["model"]["io_source"] == "xporter_onnx"
+    assert report["exporter"] == "tf2onnx" and report["parts"]["model"]["io_source"] == "xporter_onnx"
+    printed = json.loads(captured.out)  # --json: the same report, in the one schema of every backend
+    jsonschema.validate(printed, schema())
+    jsonschema.validate(report, schema())
+    assert (printed["backend"], printed["framework"], printed["ok"]) == ("onnx", "tf", True)
 
 
 def test_fallback_io_without_onnx_configs(tmp_path):
@@ -63,8 +71,8 @@ def test_fallback_io_without_onnx_configs(tmp_path):
     checkpoint = save_tiny("distilbert", "text-classification", tmp_path / "model")
     report = export_tf_to_onnx(str(checkpoint), tmp_path / "out", use_onnx_configs=False, batch_size=1,
                                sequence_length=5)
-    component = report["components"]["model"]
-    assert report["valid"] and component["io_source"] == "xporter_tflite"
+    component = report["parts"]["model"]
+    assert report["ok"] and component["io_source"] == "xporter_tflite"
     assert component["inputs"] == {"input_ids": {"0": "batch_size", "1": "sequence_length"},
                                    "attention_mask": {"0": "batch_size", "1": "sequence_length"}} or \
         component["inputs"] == {"input_ids": {0: "batch_size", 1: "sequence_length"},
@@ -97,3 +105,14 @@ def test_pytorch_only_options_are_refused_for_tf(tmp_path):
 
     with pytest.raises(ExportError, match="--optimize is not supported for TensorFlow models"):
         export(str(tmp_path / "model"), tmp_path / "out", progress=Progress(enabled=False), optimize="O2")
+
+
+def test_failed_validation_leaves_nothing(tmp_path):
+    """The core's policy: a TF->ONNX export that fails validation raises one error and writes nothing."""
+    from xporter.errors import ValidationError
+    from xporter_tflite import export_tf_to_onnx
+
+    checkpoint = save_tiny("bert", "text-classification", tmp_path / "model")
+    with pytest.raises(ValidationError, match="ONNX validation failed: model:logits max abs diff"):
+        export_tf_to_onnx(str(checkpoint), tmp_path / "out", atol=1e-30, dynamic_axes=False)
+    assert not (tmp_path / "out").exists()

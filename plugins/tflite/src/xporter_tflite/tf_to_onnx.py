@@ -22,14 +22,16 @@ from xporter.arguments import check_atol, check_shapes
 from xporter.errors import ExportError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
+from xporter.report import ExportReport, file_entries, package_versions, raise_if_failed
 
-from .report import raise_if_invalid, seal_report
 from .source import copy_side_files, load_source
 from .tfenv import import_tf
 
 DEFAULT_OPSET = 17
 DEFAULT_ATOL = 1e-4
 DEFAULT_SHAPES = {"batch_size": 2, "sequence_length": 16, "num_choices": 4}
+REPORTED_DISTRIBUTIONS = ("xporter-tflite", "xporter-onnx", "tensorflow", "tf-keras", "tf2onnx", "transformers", "onnx",
+                          "onnxruntime")
 SHAPE_NAMES = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
 
 
@@ -88,33 +90,25 @@ def export_tf_to_onnx(
     from .onnx_io import plan_io
 
     plans = plan_io(config, source.model.config, source.model_type, source.task, use_onnx_configs)
-    report: Dict[str, Any] = {
-        "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__, "backend": "onnx", "framework": "tf", "exporter": "tf2onnx", "model_type": source.model_type,
-        "task": source.task, "checkpoint_framework": source.checkpoint_framework, "opset": opset, "atol": atol,
-        "components": {},
-    }
+    report = ExportReport(str(model) if isinstance(model, (str, Path)) else type(model).__name__,
+                          str(Path(output).expanduser().resolve()), source.model_type, source.task, "transformers",
+                          opset, "tf2onnx", "fp32", dynamic_axes, backend="onnx", framework="tf",
+                          checkpoint_framework=source.checkpoint_framework)
     with atomic_output_dir(output, overwrite, source=model) as staging:
         for plan in plans:
-            report["components"][plan.component.name] = _export_component(
-                source, config, plan, staging, opset, atol, validate, dynamic_axes, rewrite_erfc, progress)
+            part, checks = _export_component(source, config, plan, staging, opset, atol, validate, dynamic_axes,
+                                             rewrite_erfc, progress)
+            report.parts[plan.component.name] = part
+            report.validation.extend(checks)
+        if validate:
+            raise_if_failed(report.validation, "ONNX", "raise the tolerance with --atol, try another --opset, "
+                                                       "or skip with --no-validate")  # nothing is left behind
         copy_side_files(source, staging)
-        # same shapes as the ONNX plugin's report, so `xporter export onnx` prints it the same way
-        report["files"] = {p.name: {"bytes": p.stat().st_size} for p in sorted(staging.iterdir()) if p.is_file()}
-        report["validation"] = _summary_checks(report["components"], atol) if validate else []
-        seal_report(report, staging, validate, progress)
-    return raise_if_invalid(report, output, validate, "ONNX")
-
-
-def _summary_checks(components: Dict[str, Any], atol: float) -> list:
-    """Validation results per part/output in the ONNX plugin's report layout."""
-    parts = []
-    for name, component in components.items():
-        checks = component.get("validation", {}).get("checks", [])
-        outputs = [{"name": output, "onnx_shape": metrics["shape"], "max_abs_diff": metrics["max_abs_diff"],
-                    "atol": atol, "ok": metrics["max_abs_diff"] <= atol}
-                   for check in checks for output, metrics in check["outputs"].items()]
-        parts.append({"part": name, "outputs": outputs})
-    return parts
+        report.files = file_entries(staging, sorted(p.name for p in staging.iterdir() if p.is_file()))
+        report.versions = package_versions(*REPORTED_DISTRIBUTIONS)
+        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+        report.write(staging)
+    return report.to_dict()
 
 
 def _sized_config(source, shapes: Dict[str, int]):
@@ -199,21 +193,24 @@ def _export_component(source, config, plan, staging: Path, opset, atol, validate
     onnx.save(model_proto, str(path))
     with progress.step(f"onnx.checker ({label})"):
         onnx.checker.check_model(str(path))
-    result: Dict[str, Any] = {
+    part: Dict[str, Any] = {
         "file": path.name, "size_bytes": path.stat().st_size, "io_source": plan.source, "io_note": plan.note,
         "erfc_rewritten": rewritten, "inputs": plan.input_axes, "outputs": plan.output_axes,
     }
+    checks = []
     if validate:
         with progress.step(f"validate {label} with onnxruntime"):
-            result["validation"] = _validate(source.model, config, plan, path, atol, dynamic_axes)
-    return result
+            checks = _validate(source.model, config, plan, path, atol, dynamic_axes)
+    return part, checks
 
 
-def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) -> Dict[str, Any]:
+def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) -> list:
+    """onnxruntime vs TensorFlow at the export sizes and, with dynamic axes, at other sizes:
+    one :class:`xporter.report.PartValidation` per input set."""
     import onnxruntime as ort
 
     from .convert import call_reference
-    from .validate import compare
+    from .validate import compare, part_validation
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     configs = [config] + ([_varied_config(config, plan)] if dynamic_axes else [])
@@ -224,8 +221,6 @@ def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) 
         reference = call_reference(model, sized, plan.component, inputs)
         names = [o.name for o in session.get_outputs()]
         candidate = dict(zip(names, session.run(names, inputs)))
-        check = compare([reference], [candidate], quantized=False, atol=atol)
-        check["shapes"] = {k: list(v.shape) for k, v in inputs.items()}
-        checks.append(check)
-    return {"valid": all(c["valid"] for c in checks), "problems": [p for c in checks for p in c["problems"]],
-            "checks": checks}
+        result = compare([reference], [candidate], quantized=False, atol=atol)
+        checks.append(part_validation(plan.component.name, result, {k: list(v.shape) for k, v in inputs.items()}, atol))
+    return checks

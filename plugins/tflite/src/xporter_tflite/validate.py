@@ -76,3 +76,20 @@ def compare(references: List[Dict[str, np.ndarray]], candidates: List[Dict[str, 
         per_output[name] = metrics
     return {"valid": not problems, "problems": problems, "outputs": per_output,
             "num_batches": len(references), "criterion": "finite, same shapes" if quantized else f"max_abs_diff <= {atol:g}"}
+
+
+def part_validation(part: str, result: Dict[str, Any], input_shapes: Dict[str, List[int]], atol: Optional[float]):
+    """:func:`compare`'s result as the core's :class:`xporter.report.PartValidation` (one report schema)."""
+    from xporter.report import OutputCheck, PartValidation
+
+    checks = []
+    for name, metrics in result["outputs"].items():
+        within = atol is None or metrics["max_abs_diff"] <= atol
+        extra = {k: v for k, v in metrics.items() if k in ("cosine_similarity", "argmax_agreement")}
+        checks.append(OutputCheck(name, list(metrics["shape"]), list(metrics["shape"]), metrics["max_abs_diff"],
+                                  atol, within, extra))
+    # tolerance failures are the failing checks themselves; the other problems (missing, NaN ...) stay
+    tolerance = tuple(f"output '{name}' differs by" for name in result["outputs"])
+    problems = [p for p in result["problems"] if not p.startswith(tolerance)]
+    return PartValidation(part, input_shapes, checks, problems, criterion=result["criterion"],
+                          batches=result["num_batches"])
