@@ -56,7 +56,12 @@ class ExporterSpec:
 
     ``target`` is ``"package.module:function"``; it is imported only when called, so
     declaring an exporter costs nothing. The TF plugin, for instance, declares
-    ``ExporterSpec("onnx", "tf", "xporter_tflite.tf_to_onnx:export")``.
+    ``ExporterSpec("onnx", "tf", "xporter_tflite.tf_to_onnx:export")``. The function is called
+    as ``function(model, output, *, progress, **options)`` with plain keyword options (never an
+    argparse object) and returns the report dict (:meth:`xporter.report.ExportReport.to_dict`).
+    An installed plugin also declares it as the entry point ``<framework>-to-<backend>`` of group
+    ``xporter.exporters`` so :meth:`xporter.plugins.PluginManager.find_exporter` finds it without
+    importing other plugins.
     """
 
     backend: str
