@@ -93,3 +93,14 @@ def test_find_exporter_prefers_loaded_in_process_plugins(isolated):
     module.xporter_exporters = xporter_exporters
     manager.register_plugin(module, "jaxonnx")
     assert manager.find_exporter("onnx", "jax").target == "os:getcwd"
+
+
+def test_backends_share_the_core_vocabulary():
+    """Task groups and shape defaults come from xporter.vocabulary, not from per-plugin copies."""
+    from xporter import vocabulary
+
+    onnx_text = pytest.importorskip("xporter_onnx.configs.text_encoders")
+    dummy = pytest.importorskip("xporter_onnx.dummy")
+    assert onnx_text.ALL_TEXT == vocabulary.TEXT_ENCODER_TASKS
+    assert dummy.DEFAULT_DUMMY_SHAPES == vocabulary.DEFAULT_SHAPES
+    assert vocabulary.shape_flag("decoder_sequence_length") == vocabulary.STATIC_SHAPE_FLAGS["decoder_sequence_length"]

@@ -15,6 +15,8 @@ from typing import Any, Dict, Tuple
 
 import importlib
 
+from xporter import vocabulary
+
 
 class _LazyModule:
     """Imports numpy on first attribute access: the plugin loads this module just to list
@@ -29,19 +31,9 @@ class _LazyModule:
 
 np = _LazyModule("numpy")
 
-DEFAULT_DUMMY_SHAPES: Dict[str, int] = {
-    "batch_size": 2,
-    "sequence_length": 16,
-    "num_choices": 4,
-    "width": 64,
-    "height": 64,
-    "num_channels": 3,
-    "feature_size": 80,
-    "nb_max_frames": 3000,
-    "audio_sequence_length": 16000,
-}
-# Optimum's keyword names for image sizes are accepted as aliases.
-SHAPE_ALIASES = {"image_width": "width", "image_height": "height"}
+# Optimum's defaults and the image-size aliases, shared with the other backends (xporter.vocabulary).
+DEFAULT_DUMMY_SHAPES: Dict[str, int] = dict(vocabulary.DEFAULT_SHAPES)
+SHAPE_ALIASES = dict(vocabulary.SHAPE_ALIASES)
 
 # dtype names (numpy resolves them lazily); bf16 is applied after conversion to the framework
 _FLOAT = {"fp32": "float32", "fp16": "float16", "bf16": "float32"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple, Tuple
 
+from xporter import vocabulary
+
 
 class Architecture(NamedTuple):
     model_type: str
@@ -18,14 +20,8 @@ class Architecture(NamedTuple):
     library: str = "transformers"
 
 
-TEXT_ENCODER_TASKS = (
-    "feature-extraction",
-    "fill-mask",
-    "text-classification",
-    "multiple-choice",
-    "token-classification",
-    "question-answering",
-)
+# the core's shared group (xporter.vocabulary), as the ONNX tables use it
+TEXT_ENCODER_TASKS = vocabulary.TEXT_ENCODER_TASKS
 NO_MULTIPLE_CHOICE = tuple(t for t in TEXT_ENCODER_TASKS if t != "multiple-choice")
 
 ARCHITECTURES: Tuple[Architecture, ...] = (

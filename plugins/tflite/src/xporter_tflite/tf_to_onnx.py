@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from xporter import vocabulary
 from xporter.arguments import check_atol, check_shapes
 from xporter.errors import ExportError
 from xporter.output import atomic_output_dir, check_output_dir
@@ -29,10 +30,10 @@ from .tfenv import import_tf
 
 DEFAULT_OPSET = 17
 DEFAULT_ATOL = 1e-4
-DEFAULT_SHAPES = {"batch_size": 2, "sequence_length": 16, "num_choices": 4}
+DEFAULT_SHAPES = {k: vocabulary.DEFAULT_SHAPES[k] for k in ("batch_size", "sequence_length", "num_choices")}
 REPORTED_DISTRIBUTIONS = ("xporter-tflite", "xporter-onnx", "tensorflow", "tf-keras", "tf2onnx", "transformers", "onnx",
                           "onnxruntime")
-SHAPE_NAMES = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
+SHAPE_NAMES = tuple(vocabulary.STATIC_SHAPE_FLAGS)
 
 
 # options of `xporter export onnx` that tf2onnx cannot honour, with the value meaning "not asked for"

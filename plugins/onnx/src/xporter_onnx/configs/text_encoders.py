@@ -15,11 +15,12 @@ from ..base import IOSpec, OnnxConfig
 from ..dummy import DummyBboxInputGenerator, DummyTextInputGenerator, DummyVisionInputGenerator
 from ..modalities import TextEncoderOnnxConfig
 from ..normalized import NormalizedVisionConfig
+from xporter.vocabulary import TEXT_ENCODER_TASKS
+
 from . import Arch
 from .document_inputs import GlobalAttentionMaskGenerator, VisualEmbedsGenerator, XPathInputGenerator
 
-ALL_TEXT = ("feature-extraction", "fill-mask", "text-classification", "multiple-choice", "question-answering",
-            "token-classification")
+ALL_TEXT = TEXT_ENCODER_TASKS  # the core's shared group (xporter.vocabulary)
 NO_MC = tuple(t for t in ALL_TEXT if t != "multiple-choice")
 NO_MC_QA = tuple(t for t in NO_MC if t != "question-answering")
 
