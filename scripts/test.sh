@@ -2,7 +2,7 @@
 # Set up every environment the tests need, then run each suite in its own venv.
 #   scripts/test.sh                  all suites (what CI runs)
 #   scripts/test.sh core onnx        only these suites
-# Suites: core, core-tf, onnx, onnx-tx457, tflite, ort
+# Suites: core, core-tf, onnx, onnx-tx457, tflite, tflite-torch, ort
 # Exits non-zero when any suite fails or collects no test; ends with one total line.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,16 +10,17 @@ VENVS="${XPORTER_VENVS:-$ROOT/.venvs}"
 REPORTS="$ROOT/.test-reports"
 cd "$ROOT"
 
-declare -A ENV_OF=( [core]=main [core-tf]=tf [onnx]=main [onnx-tx457]=tx457 [tflite]=tf [ort]=ort )
+declare -A ENV_OF=( [core]=main [core-tf]=tf [onnx]=main [onnx-tx457]=tx457 [tflite]=tf [tflite-torch]=litert [ort]=ort )
 declare -A ARGS_OF=(
   [core]="core/tests"
   [core-tf]="core/tests"
   [onnx]="plugins/onnx/tests -n 2"
   [onnx-tx457]="plugins/onnx/tests -n 2"
   [tflite]="plugins/tflite/tests -n 2"
+  [tflite-torch]="plugins/tflite/tests/test_torch_path.py -n 2"  # PyTorch -> TFLite (litert-torch, no TensorFlow)
   [ort]="plugins/ort_training/tests"
 )
-ORDER=(core core-tf onnx onnx-tx457 tflite ort)
+ORDER=(core core-tf onnx onnx-tx457 tflite tflite-torch ort)
 SUITES=("$@"); (( ${#SUITES[@]} )) || SUITES=("${ORDER[@]}")
 
 needed=()

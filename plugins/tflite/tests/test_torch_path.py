@@ -1,7 +1,7 @@
 """PyTorch -> TFLite through litert-torch on transformers 5 (the ``litert`` venv).
 
 Tiny random PyTorch checkpoints (BERT text-classification, ViT image-classification,
-GPT-2 text-generation without past) are saved with ``save_pretrained`` and exported with
+GPT-2 and Llama text-generation without past) are saved with ``save_pretrained`` and exported with
 ``xporter export tflite``; the export's own LiteRT validation compares the interpreter's
 outputs with the PyTorch model on the static shapes, and the tests re-check the numbers
 independently. Float tolerance: 1e-4 absolute (the exporter's default); measured gaps are
@@ -23,14 +23,18 @@ from tiny_models import SHAPES, tiny_config, write_bert_tokenizer  # noqa: E402
 from xporter.cli.main import main  # noqa: E402
 
 FLOAT_ATOL = 1e-4
+# llama-style decoders have no TF implementation, so tiny_models (TF tables) lacks them
+LLAMA = dict(vocab_size=100, hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=64)
 
 
 def _save_torch(model_type: str, task: str, directory, seed: int = 0):
     import torch
+    from transformers import AutoConfig
     from xporter import TasksManager
 
     torch.manual_seed(seed)
-    config = tiny_config(model_type)
+    config = AutoConfig.for_model(model_type, **LLAMA) if model_type == "llama" else tiny_config(model_type)
     model_class = TasksManager.get_model_class_for_task(task, framework="pt", model_type=config.model_type)
     model = model_class.from_config(config).eval()
     model.save_pretrained(directory)
@@ -100,10 +104,11 @@ def test_vit_image_classification_matches_pytorch(tmp_path, capsys):
     assert _independent_gap(model_dir, out / "model.tflite", "image-classification", pixels) <= FLOAT_ATOL
 
 
-def test_gpt2_text_generation_without_past_matches_pytorch(tmp_path, capsys):
-    model_dir = tmp_path / "gpt2"
-    _save_torch("gpt2", "text-generation", model_dir)
-    out = tmp_path / "gpt2-tflite"
+@pytest.mark.parametrize("model_type", ["gpt2", "llama"])
+def test_decoder_text_generation_without_past_matches_pytorch(tmp_path, capsys, model_type):
+    model_dir = tmp_path / model_type
+    _save_torch(model_type, "text-generation", model_dir)
+    out = tmp_path / f"{model_type}-tflite"
     report = _export(model_dir, out, "--task", "text-generation", "--batch-size", "1", "--sequence-length", "8",
                      capsys=capsys)
     assert report["valid"] is True
@@ -151,3 +156,33 @@ def test_unsupported_model_type_is_one_line(tmp_path, capsys):
                  "--batch-size", "1", "--sequence-length", "8"])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xporter: error:")]
     assert code == 1 and len(errors) == 1 and "speech_to_text" in errors[0], errors
+
+
+def test_torch_only_decoders_registered_without_tensorflow():
+    import importlib.util
+
+    from xporter import TasksManager
+
+    assert importlib.util.find_spec("tensorflow") is None  # this venv proves the path needs no TensorFlow
+    for model_type in ("llama", "mistral", "qwen2"):
+        assert "text-generation" in TasksManager.get_supported_tasks_for_model_type(model_type, "tflite")
+    assert "tflite" in TasksManager.plugins.available_backends()
+
+
+def _table():
+    from xporter_tflite.architectures import ARCHITECTURES
+
+    return [(a.model_type, task) for a in ARCHITECTURES for task in a.tasks]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type, task", _table())
+def test_every_tflite_table_pair_from_pytorch(tmp_path, capsys, model_type, task):
+    """The whole TF table through litert-torch (``-m slow``): LiteRT matches PyTorch within 1e-4."""
+    model_dir = tmp_path / model_type
+    _save_torch(model_type, task, model_dir)
+    shapes = {k: str(v) for k, v in SHAPES.items()}
+    flags = [f"--{k.replace('_', '-')}" for k in shapes]
+    args = [item for pair in zip(flags, shapes.values()) for item in pair]
+    report = _export(model_dir, tmp_path / "out", "--task", task, *args, capsys=capsys)
+    assert report["valid"] is True, report["components"]

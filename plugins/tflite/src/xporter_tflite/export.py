@@ -69,6 +69,7 @@ def export_tflite(
         quantization = QuantizationOptions(quantization)
     check_output_dir(output, overwrite, source=model)  # fail before the slow part
     path = select_path(model, framework, cache_dir)
+    path.check_options(quantization)
     with progress.step("load model"):
         precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
         source = path.load(model, task, cache_dir, trust_remote_code, precheck)

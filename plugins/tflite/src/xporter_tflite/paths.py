@@ -36,10 +36,18 @@ def _available(module: str) -> bool:
         return False
 
 
+def torch_path_available() -> bool:
+    """litert-torch is importable (checked without importing it)."""
+    return _available(PATH_MODULES["pt"])
+
+
 class TFPath:
     """TensorFlow model -> ``TFLiteConverter`` (quantization set on the converter)."""
 
     framework = "tf"
+
+    def check_options(self, quantization) -> None:
+        """Every quantization option maps onto the TFLite converter."""
 
     def load(self, model, task, cache_dir, trust_remote_code, precheck):
         from .source import load_source
@@ -66,6 +74,13 @@ class TorchPath:
     """PyTorch module -> litert-torch; quantization by ai-edge-quantizer on the flatbuffer."""
 
     framework = "pt"
+
+    def check_options(self, quantization) -> None:
+        """Refuse, before anything loads, the quantization options ai-edge-quantizer lacks."""
+        if quantization is not None:
+            from .torch_quantize import check_supported
+
+            check_supported(quantization)
 
     def load(self, model, task, cache_dir, trust_remote_code, precheck):
         from .torch_source import load_torch_source

@@ -32,6 +32,14 @@ def xporter_register_configs(register, backend):
 
     for spec in architectures.ARCHITECTURES:
         register(spec.model_type, *spec.tasks, library_name=spec.library)(getattr(configs, spec.config_class))
+    from .paths import torch_path_available
+
+    if torch_path_available():  # types without a TF implementation: litert-torch only
+        from . import torch_architectures
+
+        for spec in torch_architectures.TORCH_ONLY_ARCHITECTURES:
+            register(spec.model_type, *spec.tasks, library_name=spec.library)(
+                getattr(torch_architectures, spec.config_class))
 
 
 @hookimpl
