@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.calibration_dataset or args.fallback_to_float:
         print("xporter: warning: calibration options are ignored without --quantize int8/int8x16", file=sys.stderr)
     progress = Progress(enabled=not args.json)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # the step display covers loading; failures stay one line
     report = export_tflite(
         args.model, args.output, task=args.task, quantization=quantization, atol=args.atol,
         overwrite=args.overwrite, validate=not args.no_validate, num_validation_samples=args.num_validation_samples,

@@ -10,6 +10,8 @@ the reference the LiteRT outputs are compared with, so both sides run identical 
 
 from __future__ import annotations
 
+import logging
+import os
 import warnings
 from typing import Any, Dict
 
@@ -20,10 +22,22 @@ from .config_base import Component, Seq2SeqTFLiteConfig, TextDecoderTFLiteConfig
 from .tfenv import quiet_environment
 
 
+# loggers that print import-time chatter (torchao's optional CUDA kernels, pytree deprecations)
+NOISY_LOGGERS = ("torchao", "torch.utils._pytree", "torch._export", "torch.export")
+
+
 def _torch():
     import torch
 
     return torch
+
+
+def quiet_litert_imports() -> None:
+    """Silence litert-torch's, torchao's and the converter's logs; xporter's step display covers them."""
+    quiet_environment()
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def component_call(model: Any, config: TFLiteConfig, component: Component):
@@ -64,10 +78,7 @@ def sample_inputs(config: TFLiteConfig, component: Component, seed: int = 0) -> 
 
 def convert_torch(model: Any, config: TFLiteConfig, component: Component) -> bytes:
     """Convert one component with ``litert_torch.convert``; its errors become one ExportError."""
-    quiet_environment()
-    import os
-
-    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")  # xporter's step display covers it
+    quiet_litert_imports()
     import litert_torch
 
     torch = _torch()

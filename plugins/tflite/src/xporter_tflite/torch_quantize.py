@@ -12,6 +12,9 @@ inside). ``--fallback-to-float`` is what it always does: ops it cannot quantize 
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -61,17 +64,21 @@ def quantize_flatbuffer(flatbuffer: bytes, options: QuantizationOptions,
                         calibration: Optional[List[Dict[str, np.ndarray]]] = None) -> bytes:
     """The quantized flatbuffer; ``calibration`` (batches of inputs) is required by int8/int8x16."""
     check_supported(options)
+    from .torch_convert import quiet_litert_imports
+
+    quiet_litert_imports()
     from ai_edge_quantizer import quantizer
 
     engine = quantizer.Quantizer(bytearray(flatbuffer), _recipe(options.mode))
-    result = None
-    if options.calibrated:
-        if not calibration:
-            raise CalibrationError(f"--quantize {options.mode} needs calibration samples",
-                                   "pass --num-calibration-samples N (> 0)")
-        result = engine.calibrate({SIGNATURE: list(calibration)})
+    if options.calibrated and not calibration:
+        raise CalibrationError(f"--quantize {options.mode} needs calibration samples",
+                               "pass --num-calibration-samples N (> 0)")
     try:
-        quantized = engine.quantize(result, enable_progress_bar=False, enable_progress_report=False)
+        # its tqdm bars and interpreter debug warnings would break xporter's step display
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = engine.calibrate({SIGNATURE: list(calibration)}) if options.calibrated else None
+            quantized = engine.quantize(result, enable_progress_bar=False, enable_progress_report=False)
     except Exception as exc:
         raise CalibrationError(f"ai-edge-quantizer could not apply {options.mode}: {str(exc).strip()[:300]}",
                                "try another --quantize mode; rerun with --debug for details") from exc

@@ -21,6 +21,9 @@ from .source import Source, _model_type_of
 def load_torch_source(model: Any, task: Optional[str], cache_dir: Optional[str] = None, trust_remote_code: bool = False,
                       precheck: Optional[Callable[[Any, str, str], None]] = None) -> Source:
     """Load ``model`` (a folder, Hub id or ``PreTrainedModel``) in eval mode and resolve its task."""
+    from .torch_convert import quiet_litert_imports
+
+    quiet_litert_imports()  # transformers imports torchao (if installed) while loading
     if task in (None, "auto"):
         task = TasksManager.infer_task_from_model(model, cache_dir=cache_dir, library_name="transformers")
     task = TasksManager.map_from_synonym(task)
