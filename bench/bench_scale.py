@@ -7,7 +7,10 @@ Each size: a random LlamaForCausalLM (fp32 safetensors, built once under --work)
 with ``--task text-generation-with-past`` (export + validation) by the CLI in a child
 process; its peak RSS comes from ``wait4`` (ru_maxrss), so nothing runs beside it in the
 measured process. Prints weights bytes, peak RSS, peak / weights, wall time; medians over
-``--repeats``. The 2B case needs ~24 GB and is not run by CI (nor by default).
+``--repeats``. ``--max-ratio 1.5`` makes it exit 1 when a peak exceeds 1.5x the weights (the
+issue-12 bound; the only memory assertion: unit tests never measure memory). A watchdog kills
+the child above ``--rss-limit-gib`` (default 16) so a regression cannot take the machine down.
+The 2B case (8 GB of weights, ~12 GB peak) is not run by CI (nor by default).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,33 +28,74 @@ from pathlib import Path
 SIZES = {
     "250M": dict(hidden_size=1024, num_hidden_layers=14, intermediate_size=4096, vocab_size=32000),
     "1B": dict(hidden_size=2048, num_hidden_layers=16, intermediate_size=5632, vocab_size=32000),
-    "2B": dict(hidden_size=2560, num_hidden_layers=20, intermediate_size=6912, vocab_size=32000),
+    "2B": dict(hidden_size=2560, num_hidden_layers=26, intermediate_size=6912, vocab_size=32000),
 }
 
 
 def build(size: str, work: Path) -> Path:
+    """A random fp32 llama of ``size`` saved as safetensors, written tensor by tensor (a 2B model
+    is 8 GB: ``save_pretrained`` would hold it twice in memory on a machine shared with others)."""
     folder = work / f"llama-{size}"
-    if (folder / "config.json").is_file():
+    if (folder / "model.safetensors").is_file():
         return folder
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)
     config = LlamaConfig(num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=512,
                          tie_word_embeddings=False, **SIZES[size])
     with torch.device("meta"):
-        meta = LlamaForCausalLM(config)
-    model = LlamaForCausalLM(config).eval()  # materialised once here, in the parent, before any measurement
-    del meta
-    model.save_pretrained(folder, safe_serialization=True)
+        shapes = {name: tuple(t.shape) for name, t in LlamaForCausalLM(config).state_dict().items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(folder)
+    write_random_safetensors(folder / "model.safetensors", shapes, config.initializer_range)
     return folder
+
+
+def write_random_safetensors(path: Path, shapes: dict, std: float) -> None:
+    """safetensors layout (8-byte header length, JSON header, raw little-endian data), one tensor
+    in memory at a time: norms are ones, everything else N(0, std) as transformers initialises."""
+    import json
+
+    import torch
+
+    header, offset = {}, 0
+    for name, shape in shapes.items():
+        n_bytes = 4 * int(torch.Size(shape).numel())
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n_bytes]}
+        offset += n_bytes
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    generator = torch.Generator().manual_seed(0)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        handle.write(len(encoded).to_bytes(8, "little") + encoded)
+        for name, shape in shapes.items():
+            tensor = (torch.ones(shape) if name.endswith("norm.weight")
+                      else torch.empty(shape).normal_(0.0, std, generator=generator))
+            handle.write(memoryview(tensor.numpy()).cast("B"))
+    partial.replace(path)
 
 
 def weight_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
 
 
-def measure(folder: Path, out: Path) -> tuple:
+def _watchdog(proc: subprocess.Popen, limit_bytes: int, tripped: list) -> None:
+    """Kill ``proc`` when its RSS passes ``limit_bytes`` (other work shares this machine)."""
+    while proc.poll() is None:
+        try:
+            rss = next(int(line.split()[1]) * 1024 for line in open(f"/proc/{proc.pid}/status")
+                       if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            return
+        if rss > limit_bytes:
+            tripped.append(rss)
+            proc.kill()
+            return
+        time.sleep(0.1)
+
+
+def measure(folder: Path, out: Path, limit_bytes: int) -> tuple:
     """(peak RSS bytes, wall seconds) of one CLI export into ``out``."""
     xporter = str(Path(sys.executable).with_name("xporter"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -58,9 +103,13 @@ def measure(folder: Path, out: Path) -> tuple:
     proc = subprocess.Popen([xporter, "export", "onnx", "-m", str(folder), str(out), "--task",
                              "text-generation-with-past", "--overwrite"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    tripped: list = []
+    threading.Thread(target=_watchdog, args=(proc, limit_bytes, tripped), daemon=True).start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     err = proc.stderr.read().decode(errors="replace")
+    if tripped:
+        raise SystemExit(f"export of {folder.name} killed: RSS {tripped[0] / 2**30:.1f} GiB over the limit")
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"export of {folder.name} failed:\n{err}")
     return usage.ru_maxrss * 1024, wall
@@ -71,17 +120,24 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["250M", "1B"], choices=sorted(SIZES))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/xporter-bench-scale"))
+    parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 when peak / weights exceeds this")
+    parser.add_argument("--rss-limit-gib", type=float, default=16.0, help="kill the export above this RSS")
     args = parser.parse_args()
+    failed = []
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"{'model':<12}{'weights GiB':>12}{'peak RSS GiB':>14}{'peak/weights':>14}{'wall s':>9}")
+    print(f"{'model':<12}{'params M':>10}{'weights GiB':>12}{'peak RSS GiB':>14}{'peak/weights':>14}{'wall s':>9}")
     for size in args.sizes:
         folder = build(size, args.work)
-        runs = [measure(folder, args.work / f"out-{size}") for _ in range(args.repeats)]
+        runs = [measure(folder, args.work / f"out-{size}", int(args.rss_limit_gib * 2**30)) for _ in range(args.repeats)]
         peak = statistics.median(r[0] for r in runs)
         wall = statistics.median(r[1] for r in runs)
         weights = weight_bytes(folder)
-        print(f"llama-{size:<6}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}{peak / weights:>14.2f}{wall:>9.1f}",
+        print(f"llama-{size:<6}{weights / 4e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}{peak / weights:>14.2f}{wall:>9.1f}",
               flush=True)
+        if args.max_ratio is not None and peak / weights > args.max_ratio:
+            failed.append(f"llama-{size}: peak {peak / weights:.2f}x the weights > {args.max_ratio}x")
+    if failed:
+        raise SystemExit("; ".join(failed))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ headers and refuse with one line and the numbers:
 * safetensors files that are truncated or not safetensors, ``.bin`` files that are not a
   torch archive, shards an index names but that are missing;
 * a model that cannot fit in the available memory (parameter count estimated from the
-  config, or the weight files' size, whichever is larger).
+  config, or the weight files' size, whichever is larger, times the export's measured peak:
+  :func:`export_memory`).
 
 ``XPORTER_SKIP_RESOURCE_CHECKS=1`` turns the memory estimate off (an unusual architecture
 the estimate overrates); the file checks always run.
@@ -34,6 +35,18 @@ LAYER_FIELDS = ("num_hidden_layers", "n_layer", "num_layers", "encoder_layers", 
 MAX_LAYERS = 1024  # the deepest published transformers have ~200; building 200,000 takes minutes, then crashes
 NESTED_CONFIGS = ("text_config", "vision_config", "audio_config", "encoder", "decoder")
 BYTES_PER_PARAM = {"fp32": 4, "fp16": 2, "bf16": 2}
+# Peak memory of an export + validation = PEAK_PER_WEIGHT_BYTE x the weights + RUNTIME_BYTES
+# (torch, transformers, onnx and onnxruntime imported). Measured with bench/bench_scale.py on
+# random llamas (weights streamed to external data, the model freed before ONNX Runtime maps
+# them): 250M fp32, 1.06 GiB of weights -> 1.52 GiB peak. The factor leaves room for the
+# largest transient tensor (a transposed copy of the output projection) and the activations.
+PEAK_PER_WEIGHT_BYTE = 1.15
+RUNTIME_BYTES = 512 * 2**20
+
+
+def export_memory(weight_bytes: int) -> int:
+    """Bytes of memory an export of ``weight_bytes`` of weights needs at its peak."""
+    return int(weight_bytes * PEAK_PER_WEIGHT_BYTE) + RUNTIME_BYTES
 
 
 def check_config_fields(config: Dict[str, Any], where: str) -> None:
@@ -213,14 +226,15 @@ def check_model_folder(folder: Path, config: Dict[str, Any], dtype: str = "fp32"
     check_config_fields(config, str(folder / "config.json"))
     file_bytes = check_weight_files(folder)
     parameters = estimate_parameters(config)
-    needed = max(parameters * BYTES_PER_PARAM.get(dtype, 4), file_bytes)
+    weights = max(parameters * BYTES_PER_PARAM.get(dtype, 4), file_bytes)
     if _skip_resource_checks():
-        return needed
+        return weights
     available = available_memory()
+    needed = export_memory(weights)
     if available is not None and needed > available:
         raise ResourceError(
-            f"the model needs about {_gib(needed)} of memory to load ({parameters / 1e6:,.0f}M parameters estimated "
+            f"the export needs about {_gib(needed)} of memory ({parameters / 1e6:,.0f}M parameters estimated "
             f"from config.json, {_gib(file_bytes)} of weight files) and {_gib(available)} is available",
             f"check config.json's sizes, use a machine with more memory, or set {ENV_SKIP_RESOURCES}=1 "
             f"if the estimate is wrong")
-    return needed
+    return weights

@@ -24,7 +24,7 @@ from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_fi
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .pipeline_export import export_diffusers, is_diffusers_component_dir
 from .torch_export import export_to_onnx, external_data_file
-from .validate import PartValidation, raise_if_failed, validate_part
+from .validate import PartCheck, PartValidation, raise_if_failed, reference_check, validate_part
 
 BACKEND = "onnx"
 SHAPE_KEYS = ("batch_size", "sequence_length", "num_choices", "width", "height", "num_channels", "feature_size",
@@ -202,16 +202,24 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)
         paths = []
-        checked: Dict[str, Any] = {}  # part name -> (torch wrapper, validation inputs), reused below
+        checked: Dict[str, PartCheck] = {}  # part name -> validation inputs and PyTorch outputs, reused below
         for part in parts:
             path = staging / f"{part.name}.onnx"
             result = export_part(part, path, report, hasher, progress, trace_shapes=trace_shapes, opset=opset,
                                  dynamic_axes=dynamic_axes, dynamo=dynamo, external_data=external_data,
-                                 validate=validate, atol=atol, device=device)
+                                 validate=validate, atol=atol, device=device, defer_validation=True)
             paths.append(path)
             if result is not None:
                 checked[part.name] = result
         paths = onnx_config.post_process_exported_models(staging, parts, paths)
+        written = files.save_model_configs(model, staging)
+        # The graphs are written: drop every reference to the model (the loop variable too) before
+        # ONNX Runtime maps their weights, so memory holds one copy of the weights, not two.
+        parts, part, model = [ExportPartInfo(part.name, part.config) for part in parts], None, None
+        release_memory()
+        for check in checked.values():
+            with progress.step(f"validate {check.path.name}"):
+                report.validation.append(validate_part(check))
         if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
                 report.validation.extend(_merge(staging, checked))
@@ -220,7 +228,6 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         if optimize:
             report.optimization = optimize_parts(paths, parts, optimize, model_type, atol, device, checked, progress)
         with progress.step("save configs"):
-            written = files.save_model_configs(model, staging)
             if source_dir is not None:
                 written += files.copy_preprocessor_files(source_dir, staging, report.skipped_files, progress)
             else:
@@ -242,12 +249,15 @@ def finish_report(report: ExportReport, staging: Path, names: List[str], hasher,
 
 def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, *, trace_shapes: Dict[str, Any],
                 opset: int, dynamic_axes: bool, dynamo: bool, external_data: Optional[bool], validate: bool,
-                atol: Optional[float], device: str, key: Optional[str] = None, file_name: Optional[str] = None):
+                atol: Optional[float], device: str, key: Optional[str] = None, file_name: Optional[str] = None,
+                defer_validation: bool = False) -> Optional[PartCheck]:
     """Trace one part into ``path``, record it in ``report.parts[key]`` and validate it on other shapes.
 
     Shared by transformers models (one call per ExportPart) and diffusers pipelines (one per
-    component, ``key`` = its folder). Returns ``(torch wrapper, validation inputs)`` when
-    validated (reused by --optimize and the merged decoder), else None.
+    component, ``key`` = its folder). Returns the :class:`PartCheck` (validation inputs and the
+    PyTorch outputs, reused by --optimize and the merged decoder) when validating, else None.
+    ``defer_validation``: compute the PyTorch outputs only; the caller runs ONNX Runtime
+    (:func:`validate_part`) once the model is freed.
     """
     key = key or part.name
     wrapper = part.config.patch_model_for_export(part.model)
@@ -255,7 +265,7 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     dummy = {k: v.to(device) for k, v in dummy.items()}
     with progress.step(f"export {file_name or path.name}"):
         export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
-                       external_data=external_data)
+                       external_data=external_data, progress=progress)
     for written_file in (path, external_data_file(path)):
         if written_file is not None:
             hasher.submit(written_file)
@@ -263,10 +273,13 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
                          "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
     if not validate:
         return None
-    with progress.step(f"validate {file_name or path.name}"):
-        inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
-        report.validation.append(validate_part(key, path, wrapper, part.config, inputs, atol, device))
-    return wrapper, inputs
+    inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+    with progress.step(f"run PyTorch on the validation inputs of {file_name or path.name}"):
+        check = reference_check(key, path, wrapper, part.config, inputs, atol, device)
+    if not defer_validation:
+        with progress.step(f"validate {file_name or path.name}"):
+            report.validation.append(validate_part(check))
+    return check
 
 
 def optimize_parts(paths, parts, level, model_type, atol, device, checked, progress, keys=None, root=None):
@@ -287,14 +300,40 @@ def optimize_parts(paths, parts, level, model_type, atol, device, checked, progr
             target = optimize_onnx(Path(path), level, model_type, heads, hidden, device=device)
         result["files"].append(target.relative_to(root).as_posix() if root else target.name)
         if key in checked:
-            wrapper, inputs = checked[key]
             level_atol = ATOL_BY_LEVEL.get(level)
             part_atol = max(x for x in (atol, level_atol, part.config.atol_for_validation) if x is not None)
-            checks.append(validate_part(f"{key}_optimized", target, wrapper, part.config, inputs, part_atol, device))
+            checks.append(validate_part(checked[key], f"{key}_optimized", target, part_atol))
     if checks:
         result["validation"] = [c.to_dict() for c in checks]
         raise_if_failed(checks)
     return result
+
+
+@dataclass
+class ExportPartInfo:
+    """An exported part without its model: what --optimize needs after the model is freed."""
+
+    name: str
+    config: Any
+
+
+def release_memory() -> None:
+    """Give a just-dropped model's memory back before ONNX Runtime loads the graphs.
+
+    Weights transformers memory-mapped from safetensors are unmapped when their last reference
+    goes (reference cycles need the collector); heap-allocated ones (random heads, dtype casts)
+    go back to the allocator, and ``malloc_trim`` hands glibc's free pages to the OS.
+    """
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the allocator keeps its pages, nothing breaks
+        pass
+    return None
 
 
 def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
@@ -307,7 +346,7 @@ def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
         raise ExportError(f"cannot merge the decoder graphs: {exc}", "export with --no-merge-decoders") from exc
     if not checked:
         return []
-    feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name][1].items()}
+    feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name].inputs.items()}
              for name in ("decoder_model", "decoder_with_past_model")]
     return [check_merged(target, first, later, *feeds)]
 

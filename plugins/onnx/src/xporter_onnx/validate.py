@@ -73,28 +73,64 @@ def _session(onnx_path: Path, options: Any, providers: List[str], float_dtype: s
                               "or export with --no-validate") from exc
 
 
-def validate_part(part_name: str, onnx_path: Path, wrapper: Any, onnx_config: Any, inputs: Dict[str, Any],
-                  atol: Optional[float], device: str = "cpu") -> PartValidation:
-    """Run ``wrapper`` (torch) and the ONNX file on ``inputs``; compare every output."""
-    import numpy as np
-    import onnxruntime as ort
+@dataclass
+class PartCheck:
+    """Everything validating one ONNX file needs once the PyTorch model is gone: the inputs and
+    the reference outputs. Built by :func:`reference_check` while the model is alive, so the
+    model can be freed before ONNX Runtime maps the weights (one copy in memory, not two)."""
+
+    key: str
+    path: Path
+    config: Any
+    inputs: Dict[str, Any]  # torch tensors, as generated (small)
+    reference: List[Any]  # numpy arrays, in the config's output order
+    atol: float
+    device: str = "cpu"
+
+
+def reference_check(key: str, onnx_path: Path, wrapper: Any, onnx_config: Any, inputs: Dict[str, Any],
+                    atol: Optional[float], device: str = "cpu") -> PartCheck:
+    """Run ``wrapper`` (torch) on ``inputs``; keep the outputs for :func:`validate_part`."""
     import torch
 
     atol = float(atol if atol is not None else onnx_config.atol_for_validation)
     atol = max(atol, MIN_ATOL_BY_DTYPE.get(onnx_config.float_dtype, 0.0))
-    result = PartValidation(part_name, {name: list(t.shape) for name, t in inputs.items()})
+    with torch.no_grad(), onnx_config.export_context(wrapper.model):
+        outputs = wrapper(*[t.to(device) for t in inputs.values()])
+    reference = [_to_numpy(output) for output in outputs]
+    return PartCheck(key, Path(onnx_path), onnx_config, dict(inputs), reference, atol, device)
+
+
+def session_options() -> Any:
+    """ONNX Runtime options for a one-off validation run: quiet, and no prepacked weight copies
+    (MLAS repacks every fp32 MatMul weight at load; for a run or two that costs memory, not time)."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = _session(onnx_path, options, providers_for(device), onnx_config.float_dtype)
+    options.add_session_config_entry("session.disable_prepacking", "1")
+    return options
+
+
+def validate_part(check: PartCheck, part_name: Optional[str] = None, onnx_path: Optional[Path] = None,
+                  atol: Optional[float] = None) -> PartValidation:
+    """Run the ONNX file (``check.path`` or ``onnx_path``) on ``check.inputs``; compare every output
+    with the reference. ``part_name``/``atol`` override the check's (an --optimize variant)."""
+    import numpy as np
+
+    onnx_config, inputs = check.config, check.inputs
+    atol = check.atol if atol is None else max(float(atol), check.atol)
+    path = Path(onnx_path or check.path)
+    result = PartValidation(part_name or check.key, {name: list(t.shape) for name, t in inputs.items()})
+    session = _session(path, session_options(), providers_for(check.device), onnx_config.float_dtype)
     expected_names = list(onnx_config.outputs)
     onnx_names = [o.name for o in session.get_outputs()]
     if onnx_names != expected_names:
         result.problems.append(f"output names differ: onnx {onnx_names} vs config {expected_names}")
-    with torch.no_grad(), onnx_config.export_context(wrapper.model):
-        reference = wrapper(*[t.to(device) for t in inputs.values()])
     onnx_outputs = session.run(None, _ort_feed(session, inputs))
-    for name, ref, got in zip(expected_names, reference, onnx_outputs):
-        ref_np = _to_numpy(ref).astype(np.float64) if ref.is_floating_point() else _to_numpy(ref)
+    del session  # before the comparison's float64 copies
+    for name, ref, got in zip(expected_names, check.reference, onnx_outputs):
+        ref_np = np.asarray(ref)
         got_np = np.asarray(got)
         if list(ref_np.shape) != list(got_np.shape):
             result.outputs.append(OutputCheck(name, list(ref_np.shape), list(got_np.shape), float("inf"), atol, False))

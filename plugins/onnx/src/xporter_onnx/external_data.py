@@ -1,0 +1,173 @@
+"""Attach a PyTorch model's weights to a weight-less ONNX graph, one tensor at a time.
+
+Why: ``torch.onnx.export`` with its parameters holds, at its peak, the model, the
+constant-folded copies of every transposed weight, the in-memory proto with all
+initializers and that proto's serialized bytes: 4.5x the weights for a 250M llama. Exporting
+with ``export_params=False, do_constant_folding=False`` gives the same graph with each
+weight as a graph input named by its ``state_dict`` key (TorchScript) and no copies. This
+module turns those inputs back into initializers:
+
+* into ``<model>.onnx_data`` (``external=True``): each tensor's bytes are written straight
+  from the torch storage (a memory-mapped safetensors file when transformers loaded it so),
+  offsets aligned to 64 KiB so ONNX Runtime can map them; nothing is held but one tensor;
+* or inline in the proto (small models, below :data:`INLINE_LIMIT`).
+
+``Transpose(weight)`` nodes (``nn.Linear`` traces to ``MatMul(x, Transpose(W))``) are folded
+here, tensor by tensor, which is the folding the exporter would have done: the graph ends up
+with ``MatMul`` reading a transposed initializer, as with ``do_constant_folding=True``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+ALIGNMENT = 64 * 1024  # ONNX's largest allowed gap; a multiple of every page size
+ALIGN_FROM = 1024 * 1024  # tensors smaller than this are packed without padding
+INLINE_BELOW = 1024  # bytes: tiny tensors (scalars, norms of toy models) stay in the proto
+INLINE_LIMIT = 2 * 1024**3 - 64 * 1024**2  # protobuf's 2 GB message limit, with headroom
+
+
+class UnknownWeightInputs(ValueError):
+    """The weight-less graph has inputs that are neither model inputs nor model tensors."""
+
+
+def _onnx_type(dtype: Any) -> int:
+    import torch
+    from onnx import TensorProto
+
+    table = {torch.float32: TensorProto.FLOAT, torch.float16: TensorProto.FLOAT16,
+             torch.bfloat16: TensorProto.BFLOAT16, torch.float64: TensorProto.DOUBLE, torch.int64: TensorProto.INT64,
+             torch.int32: TensorProto.INT32, torch.int16: TensorProto.INT16, torch.int8: TensorProto.INT8,
+             torch.uint8: TensorProto.UINT8, torch.bool: TensorProto.BOOL}
+    if dtype not in table:
+        raise UnknownWeightInputs(f"no ONNX type for a {dtype} weight")
+    return table[dtype]
+
+
+def _byte_view(tensor: Any) -> memoryview:
+    """The tensor's bytes without a copy when it is already contiguous (bf16 read as int16)."""
+    import torch
+
+    tensor = tensor.detach().cpu().contiguous()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.view(torch.int16)
+    return memoryview(tensor.numpy()).cast("B")
+
+
+def model_tensors(module: Any) -> Dict[str, Any]:
+    """Parameters and buffers by the names TorchScript gives the graph inputs."""
+    tensors = dict(module.named_buffers())
+    tensors.update(module.named_parameters())
+    return tensors
+
+
+class _Writer:
+    """Appends tensors to one external data file (or into the proto) and builds their TensorProtos."""
+
+    def __init__(self, data_path: Optional[Path], on_bytes: Callable[[int], None]) -> None:
+        self.data_path = data_path
+        self.handle = open(data_path, "wb") if data_path is not None else None
+        self.offset = 0
+        self.on_bytes = on_bytes
+
+    def tensor_proto(self, name: str, tensor: Any) -> Any:
+        from onnx import TensorProto
+
+        proto = TensorProto()
+        proto.name = name
+        proto.data_type = _onnx_type(tensor.dtype)
+        proto.dims.extend(int(d) for d in tensor.shape)
+        data = _byte_view(tensor)
+        if self.handle is None or data.nbytes < INLINE_BELOW:
+            proto.raw_data = data.tobytes()
+        else:
+            if data.nbytes >= ALIGN_FROM and self.offset % ALIGNMENT:
+                pad = ALIGNMENT - self.offset % ALIGNMENT
+                self.handle.write(b"\0" * pad)
+                self.offset += pad
+            self.handle.write(data)
+            proto.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", self.data_path.name), ("offset", self.offset), ("length", data.nbytes)):
+                entry = proto.external_data.add()
+                entry.key, entry.value = key, str(value)
+            self.offset += data.nbytes
+        self.on_bytes(data.nbytes)
+        return proto
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _consumers(graph: Any) -> Dict[str, List[int]]:
+    """Value name -> indices of the nodes that read it (indices: protobuf wrappers are not stable objects)."""
+    users: Dict[str, List[int]] = {}
+    for index, node in enumerate(graph.node):
+        for name in node.input:
+            users.setdefault(name, []).append(index)
+    return users
+
+
+def _perm(node: Any) -> Optional[List[int]]:
+    for attribute in node.attribute:
+        if attribute.name == "perm":
+            return list(attribute.ints)
+    return None
+
+
+def _keep_only(repeated: Any, wanted: Callable[[int, Any], bool]) -> None:
+    """Filter a repeated message field in place (copies first: removed wrappers may dangle)."""
+    kept = []
+    for index, item in enumerate(repeated):
+        if wanted(index, item):
+            copy = type(item)()
+            copy.CopyFrom(item)
+            kept.append(copy)
+    del repeated[:]
+    repeated.extend(kept)
+
+
+def weight_bytes(tensors: Iterable[Any]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def attach_weights(model: Any, tensors: Dict[str, Any], model_inputs: Iterable[str], target: Path,
+                   external: bool, on_bytes: Callable[[int], None] = lambda n: None) -> Optional[Path]:
+    """Replace ``model``'s weight inputs by initializers from ``tensors`` and save it as ``target``.
+
+    ``model_inputs``: the real inputs (kept). Returns the external data file, or None when the
+    weights went inline. Raises :class:`UnknownWeightInputs` when an input is neither.
+    """
+    import onnx
+
+    graph = model.graph
+    keep = set(model_inputs)
+    weights = [value.name for value in graph.input if value.name not in keep]
+    unknown = [name for name in weights if name not in tensors]
+    if unknown:
+        raise UnknownWeightInputs(f"graph inputs {unknown[:3]} are not model tensors")
+    users = _consumers(graph)
+    outputs = {value.name for value in graph.output}
+    folded = sorted({index for name in weights for index in users.get(name, [])  # Transposes to fold
+                     if graph.node[index].op_type == "Transpose" and graph.node[index].output[0] not in outputs})
+    folded_set = set(folded)
+    data_path = target.with_name(target.name + "_data") if external else None
+    writer = _Writer(data_path, on_bytes)
+    initializers = []
+    try:
+        for index in folded:
+            node = graph.node[index]
+            source = tensors[node.input[0]]
+            perm = _perm(node) or list(reversed(range(source.dim())))
+            initializers.append(writer.tensor_proto(node.output[0], source.detach().permute(*perm).contiguous()))
+        for name in weights:
+            if any(index not in folded_set for index in users.get(name, [])) or name in outputs:
+                initializers.append(writer.tensor_proto(name, tensors[name]))
+    finally:
+        writer.close()
+    _keep_only(graph.node, lambda index, node: index not in folded_set)
+    _keep_only(graph.input, lambda index, value: value.name in keep)
+    graph.initializer.extend(initializers)
+    onnx.save_model(model, str(target))
+    return data_path

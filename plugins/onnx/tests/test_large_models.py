@@ -1,0 +1,148 @@
+"""Large-model export path: weights streamed to external data, the model freed before ONNX Runtime.
+
+A ~20M-parameter llama stands in for the large ones (the peak-RSS figures are bench work:
+``bench/bench_scale.py``); these tests check the mechanics the memory bound rests on.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def llama_dir(tmp_path_factory):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(hidden_size=256, num_hidden_layers=4, intermediate_size=1024, vocab_size=32000,
+                         num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=128,
+                         tie_word_embeddings=False)
+    folder = tmp_path_factory.mktemp("llama-20m")
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+def _spy_on_validation(monkeypatch):
+    """Record, when ONNX Runtime validation starts, whether a LlamaForCausalLM is still alive."""
+    from xporter_onnx import exporter
+
+    seen = []
+    original = exporter.validate_part
+
+    def spy(check, *args, **kwargs):
+        gc.collect()
+        seen.append([ref for ref in REFS if ref() is not None])
+        return original(check, *args, **kwargs)
+
+    monkeypatch.setattr(exporter, "validate_part", spy)
+    return seen
+
+
+REFS: list = []
+
+
+def _track_loaded_models(monkeypatch):
+    from xporter_onnx import exporter
+
+    original = exporter.load_model
+
+    def tracking(*args, **kwargs):
+        model = original(*args, **kwargs)
+        REFS.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(exporter, "load_model", tracking)
+
+
+def test_external_data_export_validates_after_the_model_is_freed(llama_dir, tmp_path, monkeypatch):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    from xporter_onnx import exporter
+
+    REFS.clear()
+    _track_loaded_models(monkeypatch)
+    seen = _spy_on_validation(monkeypatch)
+    out = tmp_path / "out"
+    report = exporter.export(llama_dir, out, task="text-generation-with-past", external_data=True)
+    assert report.ok and report.validation
+    assert len(REFS) == 1 and seen == [[]], "the PyTorch model was alive when ONNX Runtime validation started"
+    assert (out / "model.onnx_data").is_file()
+    assert {"model.onnx", "model.onnx_data"} <= set(report.files)
+    graph = onnx.load(str(out / "model.onnx"), load_external_data=False).graph
+    external = [t for t in graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    weights = sum(int(e.value) for t in external for e in t.external_data if e.key == "length")
+    assert weights >= 0.99 * (out / "model.onnx_data").stat().st_size - 64 * 1024 * len(external)
+    assert (out / "model.onnx").stat().st_size < 2 * 1024**2  # the graph file holds no weights
+    # no weight stays a graph input, and nn.Linear's transposes were folded into the initializers
+    assert [i.name for i in graph.input if "weight" in i.name] == []
+    assert not any(n.op_type == "Transpose" and n.input[0] in {t.name for t in graph.initializer} for n in graph.node)
+    # large tensors sit at 64 KiB-aligned offsets (ONNX Runtime can map them)
+    offsets = [int(e.value) for t in external for e in t.external_data if e.key == "offset"
+               if int(next(x.value for x in t.external_data if x.key == "length")) >= 1024**2]
+    assert offsets and all(offset % (64 * 1024) == 0 for offset in offsets)
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()][0] == "logits"
+
+
+def test_automatic_external_data_threshold(llama_dir, tmp_path, monkeypatch):
+    from xporter_onnx import exporter, torch_export
+
+    monkeypatch.setattr(torch_export, "AUTO_EXTERNAL_BYTES", 1024**2)  # the 80 MB model counts as "large"
+    report = exporter.export(llama_dir, tmp_path / "auto", task="text-generation", validate=False)
+    assert "model.onnx_data" in report.files
+    report = exporter.export(llama_dir, tmp_path / "inline", task="text-generation", external_data=False,
+                             validate=False)
+    assert "model.onnx_data" not in report.files and report.files["model.onnx"]["bytes"] > 50 * 1024**2
+
+
+def test_inline_export_matches_external_data_export(llama_dir, tmp_path):
+    """The same weights either way: the streamed writer and the inline one agree byte for byte."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from xporter_onnx import exporter
+
+    exporter.export(llama_dir, tmp_path / "a", task="text-generation", external_data=False, validate=False)
+    exporter.export(llama_dir, tmp_path / "b", task="text-generation", external_data=True, validate=False)
+    inline = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / "a" / "model.onnx")).graph.initializer}
+    external = {t.name: numpy_helper.to_array(t)
+                for t in onnx.load(str(tmp_path / "b" / "model.onnx")).graph.initializer}
+    assert inline.keys() == external.keys() and len(inline) > 10
+    assert all(np.array_equal(inline[name], external[name]) for name in inline)
+
+
+def test_bf16_export_writes_bf16_weights(llama_dir, tmp_path):
+    """Half-precision weights are written as they are held (no fp32 copy in the data file)."""
+    import onnx
+    from onnx import TensorProto
+
+    from xporter_onnx import exporter
+
+    report = exporter.export(llama_dir, tmp_path / "half", task="text-generation", dtype="bf16", external_data=True,
+                             validate=False)  # ONNX Runtime's CPU provider has no bf16 MatMul to validate with
+    graph = onnx.load(str(tmp_path / "half" / "model.onnx"), load_external_data=False).graph
+    big = [t for t in graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    assert big and all(t.data_type == TensorProto.BFLOAT16 for t in big)
+    assert report.files["model.onnx_data"]["bytes"] < 0.55 * (llama_dir / "model.safetensors").stat().st_size
+
+
+def test_progress_reports_weight_bytes(llama_dir, tmp_path):
+    import io
+
+    from xporter.progress import Progress
+    from xporter_onnx import exporter
+
+    stream = io.StringIO()
+    exporter.export(llama_dir, tmp_path / "p", task="text-generation", external_data=True, validate=False,
+                    progress=Progress(stream=stream))
+    lines = [line for line in stream.getvalue().splitlines() if "write weights of model.onnx" in line]
+    assert lines and "MiB" in lines[-1] and "done in" in lines[-1]
