@@ -65,6 +65,9 @@ def _main(argv: List[str]) -> int:
         # `xporter <backend> <command> ...`: extra commands a plugin declares
         if len(argv) >= 2 and argv[0] in PLUGINS.records():
             return run_guarded(lambda: _backend_command(argv[0], argv[1], argv[2:], debug), debug)
+    if argv[:1] == ["quantize"] and len(argv) >= 2 and argv[1] in PLUGINS.records():
+        # `xporter quantize <backend> ...`: the `quantize` command that backend's plugin declares
+        return run_guarded(lambda: _backend_command(argv[1], "quantize", argv[2:], debug), debug)
     parser = _base_parser()
     if argv[:1] == ["export"] and len(argv) >= 2 and not argv[1].startswith("-"):
         backend, rest = argv[1], argv[2:]

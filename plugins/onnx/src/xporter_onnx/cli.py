@@ -13,6 +13,9 @@ from typing import Any, Dict
 
 from xporter.progress import Progress
 
+from .layout import LAYOUTS
+from .quantize import CALIBRATE_METHODS, MODES, QuantizeOptions
+
 SHAPE_FLAGS = {
     "batch_size": "batch size of the dummy inputs used for tracing (default 2)",
     "sequence_length": "text sequence length for tracing (default 16)",
@@ -33,7 +36,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "automatically when the architecture supports a KV cache)")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the architecture's)")
     parser.add_argument("--atol", type=float, default=None, help="validation tolerance (default: per architecture/task)")
-    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="export precision")
+    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32",
+                        help="export precision (fp16: fp32 inputs/outputs unless --fp16-io)")
+    parser.add_argument("--fp16-io", action="store_true", help="with --dtype fp16: float16 inputs and outputs too")
     parser.add_argument("--device", default="cpu", help="device to export on (cpu, cuda, cuda:1 ...)")
     parser.add_argument("--framework", choices=("pt", "tf"), default=None, help="source framework (default: detected)")
     parser.add_argument("--library-name", default=None,
@@ -55,9 +60,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-kwargs", type=_json_object, default=None, metavar="JSON",
                         help="extra keyword arguments for loading the model, as a JSON object "
                              "(e.g. '{\"attn_implementation\": \"eager\"}')")
+    parser.add_argument("--layout", default="optimum", choices=sorted(LAYOUTS),
+                        help="optimum: graphs at the top (default); transformers.js / onnx-community: under onnx/")
+    parser.add_argument("--quantize", default=None, metavar="MODES",
+                        help=f"also write validated variants, comma-separated: {', '.join(MODES)}")
+    configure_quantization(parser)
     shapes = parser.add_argument_group("dummy input shapes")
     for name, help_text in SHAPE_FLAGS.items():
         shapes.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None, help=help_text)
+
+
+def configure_quantization(parser: argparse.ArgumentParser) -> None:
+    """Options of every quantization mode (shared by ``export onnx --quantize`` and ``quantize onnx``)."""
+    group = parser.add_argument_group("quantization")
+    group.add_argument("--per-channel", action="store_true", help="int8-dynamic: per-column weight scales")
+    group.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
+                       help="7-bit int8 weights (default: only on x86 CPUs without VNNI)")
+    group.add_argument("--block-size", type=int, default=128, help="int4/q4f16: weights per scale (default 128)")
+    group.add_argument("--accuracy-level", type=int, choices=(0, 1, 2, 3, 4), default=4,
+                       help="int4/q4f16: MatMulNBits compute type (4 = int8, fastest on CPU; 0 = as the input)")
+    group.add_argument("--symmetric", action="store_true", help="int4/q4f16: symmetric weights (no zero points)")
+    group.add_argument("--calibration-dataset", default=None,
+                       help="int8-static: local .csv/.json/.jsonl/.parquet file (default: generated samples)")
+    group.add_argument("--calibration-column", default=None, help="text column of the calibration dataset")
+    group.add_argument("--calibration-samples", type=int, default=16, help="int8-static: samples (default 16)")
+    group.add_argument("--calibrate-method", choices=CALIBRATE_METHODS, default="minmax", help="int8-static ranges")
+    group.add_argument("--min-cosine", type=float, default=None,
+                       help="accept variants down to this cosine vs fp32 (default: per mode, see the README)")
+
+
+def quantize_options(args: argparse.Namespace) -> Any:
+    from xporter.errors import ExportError
+
+    if args.block_size < 16 or args.block_size & (args.block_size - 1):
+        raise ExportError(f"--block-size must be a power of two >= 16, got {args.block_size}", "e.g. --block-size 32")
+    if args.calibration_samples <= 0:
+        raise ExportError(f"--calibration-samples must be > 0, got {args.calibration_samples}",
+                          "e.g. --calibration-samples 16")
+    if args.min_cosine is not None and not -1.0 <= args.min_cosine <= 1.0:
+        raise ExportError(f"--min-cosine must be in [-1, 1], got {args.min_cosine}", "e.g. --min-cosine 0.97")
+    return QuantizeOptions(per_channel=args.per_channel, reduce_range=args.reduce_range, block_size=args.block_size,
+                           accuracy_level=args.accuracy_level, symmetric=args.symmetric,
+                           calibration_dataset=args.calibration_dataset, calibration_column=args.calibration_column,
+                           calibration_samples=args.calibration_samples, calibrate_method=args.calibrate_method,
+                           min_cosine=args.min_cosine, fp16_io=getattr(args, "fp16_io", False),
+                           validate=not getattr(args, "no_validate", False))
 
 
 def _json_object(text: str) -> Dict[str, Any]:
@@ -78,7 +125,9 @@ def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
                 cache_dir=args.cache_dir, dynamo=args.dynamo, dynamic_axes=not args.no_dynamic_axes,
                 validate=not args.no_validate, merge_decoders=not args.no_merge_decoders, overwrite=args.overwrite,
                 optimize=args.optimize, external_data=True if args.external_data else None,
-                model_kwargs=getattr(args, "model_kwargs", None), **shapes)
+                model_kwargs=getattr(args, "model_kwargs", None), quantize=getattr(args, "quantize", None),
+                layout=getattr(args, "layout", "optimum"), fp16_io=getattr(args, "fp16_io", False),
+                quantize_options=quantize_options(args) if hasattr(args, "block_size") else None, **shapes)
 
 
 def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, Any]:
@@ -132,5 +181,47 @@ def _print_summary(report: Dict[str, Any]) -> None:
                   f"{check['max_abs_diff']:.2e} (atol {check['atol']:.0e}) {'OK' if check['ok'] else 'FAIL'}")
     if not report.get("validated", True):
         print("  validation skipped (--no-validate)")
+    _print_variants(report.get("quantization"))
     for name, entry in report.get("files", {}).items():
         print(f"  {name}: {entry['bytes']} bytes")
+
+
+def _print_variants(quantization: Any) -> None:
+    for entry in (quantization or {}).get("variants", []):
+        cosine = min((o["cosine"] for o in entry.get("outputs", {}).values()), default=None)
+        greedy = entry.get("greedy")
+        print(f"  {entry['file']} ({entry['mode']}): {entry['size_ratio']:.2f}x the size"
+              + (f", min cosine {cosine:.4f}" if cosine is not None else ", not validated")
+              + (f", greedy agreement {greedy['agreement']:.2f}" if greedy else ""))
+
+
+def configure_quantize_command(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="folder of an xporter ONNX export (default layout)")
+    parser.add_argument("output", help="output folder: a copy of the input with the variants")
+    parser.add_argument("--mode", required=True, help=f"comma-separated modes: {', '.join(MODES)}")
+    parser.add_argument("--layout", default="optimum", choices=sorted(LAYOUTS), help="layout of the output")
+    parser.add_argument("--fp16-io", action="store_true", help="fp16/q4f16: float16 inputs and outputs")
+    parser.add_argument("--no-validate", action="store_true", help="skip comparing the variants with fp32")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    configure_quantization(parser)
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """``xporter quantize onnx IN OUT --mode ...``."""
+    from xporter.streams import stdout_to_stderr
+
+    from .quantize import parse_modes
+    from .variants import quantize_folder
+
+    progress = Progress(enabled=not args.json)
+    modes, options = parse_modes(args.mode), quantize_options(args)
+    with stdout_to_stderr() if args.json else contextlib.nullcontext():
+        report = quantize_folder(args.input, args.output, modes, args.layout, options, progress, args.overwrite)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(f"Quantized {args.input} into {report['output']} ({report['layout']} layout)")
+        _print_variants(report["quantization"])
+    return 0

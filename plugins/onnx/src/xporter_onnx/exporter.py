@@ -17,13 +17,15 @@ from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 from xporter.report import ExportReport as CoreExportReport
 
-from . import files
+from . import files, layout as layouts
 from .arguments import check_export_arguments
 from .loader import load_model
 from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
+from .quantize import QuantizeOptions, parse_modes
 from .pipeline_export import export_diffusers, is_diffusers_component_dir
 from .torch_export import export_to_onnx, external_data_file
+from .variants import add_variants
 from .validate import PartCheck, PartValidation, raise_if_failed, reference_check, validate_part
 
 BACKEND = "onnx"
@@ -140,14 +142,18 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
            trust_remote_code: bool = False, cache_dir: Optional[str] = None, dynamo: bool = False,
            dynamic_axes: bool = True, validate: bool = True, overwrite: bool = False, optimize: Optional[str] = None,
            external_data: Optional[bool] = None, custom_onnx_config: Any = None, progress: Optional[Progress] = None,
-           model_kwargs: Optional[Dict[str, Any]] = None, merge_decoders: bool = True, **shapes: Any) -> ExportReport:
+           model_kwargs: Optional[Dict[str, Any]] = None, merge_decoders: bool = True, quantize: Optional[str] = None,
+           layout: str = "optimum", quantize_options: Any = None, fp16_io: bool = False, **shapes: Any) -> ExportReport:
     """Export ``model_name_or_path`` (local folder or cached repo id) to ONNX in ``output``.
 
     ``shapes`` are dummy-input shapes for tracing (batch_size, sequence_length, ...).
     ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
     registered one, e.g. for an architecture the tables lack. ``merge_decoders``: also write
     ``decoder_model_merged.onnx`` when a seq2seq export has both decoder graphs. Raises ``ValidationError``
-    when an output differs by more than the tolerance (nothing is written then). A diffusers pipeline
+    when an output differs by more than the tolerance (nothing is written then). ``quantize``: comma-separated
+    modes of :mod:`xporter_onnx.quantize` (variants validated against the fp32 graphs); ``layout``: ``optimum``
+    or ``transformers.js`` (:mod:`xporter_onnx.layout`); ``dtype="fp16"`` converts the fp32 graphs and keeps
+    fp32 inputs/outputs unless ``fp16_io`` (then the model itself is traced in half). A diffusers pipeline
     (or saved diffusers model) goes to :mod:`xporter_onnx.pipeline_export`: one graph per component.
     """
     from xporter import TasksManager
@@ -170,6 +176,9 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
                                 dynamic_axes=dynamic_axes, validate=validate, overwrite=overwrite, optimize=optimize,
                                 external_data=external_data, custom_onnx_config=custom_onnx_config,
                                 model_kwargs=model_kwargs, shapes=shapes)
+    modes, layout = parse_modes(quantize), layouts.resolve(layout)
+    fp16_in_place = dtype == "fp16" and not fp16_io
+    dtype = "fp32" if fp16_in_place else dtype  # traced in fp32, converted after validation (keep_io_types)
     model_type = _model_type(model_name_or_path, library, cache_dir)
     if custom_onnx_config is None:
         task = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
@@ -197,7 +206,8 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     opset = resolve_opset(opset, [onnx_config], dtype, dynamo)
     trace_shapes = {k: v for k, v in shapes.items() if v is not None}
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
-                          "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
+                          "dynamo" if dynamo else "torchscript", "fp16" if fp16_in_place else dtype, dynamic_axes,
+                          layout=layout)
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)
@@ -227,12 +237,18 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             raise_if_failed(report.validation)
         if optimize:
             report.optimization = optimize_parts(paths, parts, optimize, model_type, atol, device, checked, progress)
+        if modes or fp16_in_place:
+            report.quantization = add_variants(staging, {part.name: part.config for part in parts}, task, modes, layout,
+                                               quantize_options or QuantizeOptions(validate=validate), progress,
+                                               fp16_in_place=fp16_in_place, dynamic_axes=dynamic_axes,
+                                               trace_shapes=trace_shapes)
         with progress.step("save configs"):
             if source_dir is not None:
                 written += files.copy_preprocessor_files(source_dir, staging, report.skipped_files, progress)
             else:
                 written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
-        onnx_files = [p.name for p in staging.iterdir() if p.suffix == ".onnx" or p.name.endswith(".onnx_data")]
+        graphs = [part.name for part in parts] + [MERGED_NAME] * (staging / f"{MERGED_NAME}.onnx").exists()
+        onnx_files = layouts.arrange(staging, layout, graphs)
         finish_report(report, staging, sorted(set(onnx_files) | set(written)), hasher, progress, started)
     return report
 

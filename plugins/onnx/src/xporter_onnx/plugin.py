@@ -34,7 +34,10 @@ def xporter_cli_commands():
     from . import cli
 
     return [CliCommand(name=BACKEND, help="Export a model to ONNX and validate it with ONNX Runtime",
-                       configure=cli.configure, run=cli.run)]
+                       configure=cli.configure, run=cli.run),
+            CliCommand(name="quantize", help="Add quantized/fp16 variants to an ONNX export, validated against it "
+                       "(xporter quantize onnx IN OUT --mode ...)", configure=cli.configure_quantize_command,
+                       run=cli.run_quantize)]
 
 
 @hookimpl

@@ -1,0 +1,109 @@
+"""--quantize / xporter quantize onnx: every variant written, validated against fp32, bad input one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from xporter.cli.main import main
+from xporter.errors import ValidationError
+
+
+def _one_error(err):
+    lines = [line for line in err.splitlines() if line.startswith("xporter: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def bert_export(tiny_bert_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("q") / "bert"
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--quantize", "int8-dynamic,int4"]) == 0
+    return out
+
+
+def test_export_quantize_writes_validated_variants(bert_export):
+    report = json.loads((bert_export / "export_report.json").read_text())
+    variants = {v["file"]: v for v in report["quantization"]["variants"]}
+    assert set(variants) == {"model_quantized.onnx", "model_q4.onnx"}
+    for name, entry in variants.items():
+        assert entry["ok"] and name in report["files"]
+        assert entry["outputs"]["logits"]["cosine"] >= report["quantization"]["thresholds"]["min_cosine"][entry["mode"]]
+        assert 0 < entry["size_ratio"] and "argmax_agreement" in entry["outputs"]["logits"]
+    ops = {n.op_type for n in onnx.load(str(bert_export / "model_q4.onnx")).graph.node}
+    assert "MatMulNBits" in ops
+    ops = {n.op_type for n in onnx.load(str(bert_export / "model_quantized.onnx")).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
+    assert "LayerNormalization" in {n.op_type for n in onnx.load(str(bert_export / "model.onnx")).graph.node}
+
+
+def test_quantize_command_static_fp16_and_layout(bert_export, tmp_path, capsys):
+    data = tmp_path / "calib.jsonl"
+    data.write_text("\n".join(json.dumps({"input_ids": [1, 5, 7, 9, 2], "attention_mask": [1] * 5}) for _ in range(4)))
+    out = tmp_path / "js"
+    assert main(["quantize", "onnx", str(bert_export), str(out), "--mode", "int8-static,fp16",
+                 "--calibration-dataset", str(data), "--layout", "transformers.js", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["layout"] == "transformers.js"
+    for name in ("model.onnx", "model_int8.onnx", "model_fp16.onnx"):
+        assert (out / "onnx" / name).is_file(), name
+    assert (out / "config.json").is_file() and not (out / "model.onnx").exists()
+    session = ort.InferenceSession(str(out / "onnx" / "model_fp16.onnx"), providers=["CPUExecutionProvider"])
+    assert {i.type for i in session.get_inputs()} == {"tensor(int64)"}
+    assert session.get_outputs()[0].type == "tensor(float)"  # keep_io_types: fp32 outputs
+    static = {v["mode"]: v for v in report["quantization"]["variants"]}["int8-static"]
+    assert static["settings"]["calibration_samples"] == 4
+
+
+@pytest.mark.parametrize("argv, fix", [
+    (["--mode", "int9"], "did you mean 'int4'"),
+    (["--mode", "int8-static", "--calibration-dataset", "missing.csv"], "--calibration-dataset"),
+    (["--mode", "int8-static", "--calibration-dataset", "BAD"], "--calibration-column"),
+    (["--mode", "int4", "--block-size", "7"], "--block-size"),
+])
+def test_bad_quantize_input_is_one_line(bert_export, tmp_path, capsys, argv, fix):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,score\na,1\n")
+    argv = [str(bad) if a == "BAD" else a for a in argv]
+    out = tmp_path / "out"
+    assert main(["quantize", "onnx", str(bert_export), str(out), *argv]) == 1
+    assert fix in _one_error(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_variant_under_its_threshold_leaves_nothing(bert_export, tmp_path):
+    from xporter_onnx.quantize import QuantizeOptions
+    from xporter_onnx.variants import quantize_folder
+
+    with pytest.raises(ValidationError, match="cosine"):
+        quantize_folder(bert_export, tmp_path / "strict", ["int8-dynamic"], "optimum", QuantizeOptions(min_cosine=1.0),
+                        _Quiet())
+    assert not (tmp_path / "strict").exists()
+
+
+def test_int4_on_a_graph_without_eligible_matmul_is_refused(tmp_path):
+    from onnx import TensorProto, helper
+
+    from xporter.errors import ExportError
+    from xporter_onnx.quantize import QuantizeOptions, quantize_graph
+
+    graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    source = tmp_path / "add.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(source))
+    with pytest.raises(ExportError, match="no MatMul.*int8-dynamic"):
+        quantize_graph(source, tmp_path / "add_q4.onnx", "int4", QuantizeOptions())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["add.onnx"]
+
+
+class _Quiet:
+    import contextlib
+
+    @contextlib.contextmanager
+    def step(self, name):
+        yield
