@@ -171,8 +171,20 @@ def test_torch_only_decoders_registered_without_tensorflow():
 
 def _table():
     from xporter_tflite.architectures import ARCHITECTURES
+    from xporter_tflite.torch_architectures import TORCH_UNSUPPORTED
 
-    return [(a.model_type, task) for a in ARCHITECTURES for task in a.tasks]
+    return [(a.model_type, task) for a in ARCHITECTURES for task in a.tasks if a.model_type not in TORCH_UNSUPPORTED]
+
+
+@pytest.mark.parametrize("model_type", ["xlm", "flaubert"])
+def test_types_litert_torch_cannot_lower_are_refused_before_loading(tmp_path, capsys, model_type):
+    model_dir = tmp_path / model_type
+    _save_torch(model_type, "text-classification", model_dir)
+    code = main(["export", "tflite", "-m", str(model_dir), str(tmp_path / "out"), "--batch-size", "1",
+                 "--sequence-length", "8"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xporter: error:")]
+    assert code == 1 and len(errors) == 1 and "lengths.max().item()" in errors[0], errors
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

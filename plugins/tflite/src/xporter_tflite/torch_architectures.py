@@ -21,6 +21,15 @@ TORCH_ONLY_ARCHITECTURES = (
 )
 
 
+# TF-table types litert-torch cannot convert, and why (measured with litert-torch 0.10.0):
+# their forward runs ``assert lengths.max().item() <= slen``, a data-dependent value the
+# JAX-based lowering rejects ("Abstract tracer value encountered where concrete value is expected").
+TORCH_UNSUPPORTED = {
+    "flaubert": "its forward reads a tensor value (lengths.max().item()) that litert-torch cannot lower",
+    "xlm": "its forward reads a tensor value (lengths.max().item()) that litert-torch cannot lower",
+}
+
+
 class LlamaTFLiteConfig(TextDecoderTFLiteConfig):
     pass
 

@@ -13,9 +13,19 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from xporter import TasksManager
-from xporter.errors import FrameworkError, ModelConfigError
+from xporter.errors import ExportError, FrameworkError, ModelConfigError
 
 from .source import Source, _model_type_of
+
+
+def check_convertible(model_type: str) -> None:
+    """Refuse, before loading, the types of the TFLite table that litert-torch cannot convert."""
+    from .torch_architectures import TORCH_UNSUPPORTED
+
+    if model_type in TORCH_UNSUPPORTED:
+        raise ExportError(f"{model_type} cannot be exported to TFLite from PyTorch: "
+                          f"{TORCH_UNSUPPORTED[model_type]}",
+                          "export its TensorFlow weights in the TF venv (--framework tf)")
 
 
 def load_torch_source(model: Any, task: Optional[str], cache_dir: Optional[str] = None, trust_remote_code: bool = False,
@@ -30,6 +40,7 @@ def load_torch_source(model: Any, task: Optional[str], cache_dir: Optional[str] 
     if not isinstance(model, (str, Path)):
         model_type = _model_type_of(model)
         TasksManager.get_exporter_config_constructor("tflite", model_type=model_type, task=task)
+        check_convertible(model_type)
         if precheck is not None:
             precheck(model.config, model_type, task)
         return Source(model.eval(), task, model_type, getattr(model.config, "_name_or_path", None) or None, "pt")
@@ -41,6 +52,7 @@ def load_torch_source(model: Any, task: Optional[str], cache_dir: Optional[str] 
                                "pass a folder written by save_pretrained()")
     model_type = config["model_type"]
     TasksManager.get_exporter_config_constructor("tflite", model_type=model_type, task=task)  # raises if unsupported
+    check_convertible(model_type)
     framework = TasksManager.determine_framework(model, cache_dir=cache_dir)
     if framework != "pt":
         raise FrameworkError(f"{model} holds TensorFlow weights only; the litert-torch path needs PyTorch weights",
