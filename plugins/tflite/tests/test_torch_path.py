@@ -198,3 +198,15 @@ def test_every_tflite_table_pair_from_pytorch(tmp_path, capsys, model_type, task
     args = [item for pair in zip(flags, shapes.values()) for item in pair]
     report = _export(model_dir, tmp_path / "out", "--task", task, *args, capsys=capsys)
     assert report["valid"] is True, report["components"]
+
+
+def test_python_api_takes_a_loaded_pytorch_model(tmp_path):
+    from transformers import AutoModelForImageClassification
+    from xporter_tflite import export_tflite
+
+    torch_dir = tmp_path / "vit"
+    _save_torch("vit", "image-classification", torch_dir)
+    model = AutoModelForImageClassification.from_pretrained(torch_dir, attn_implementation="eager")
+    report = export_tflite(model, tmp_path / "out", task="image-classification", batch_size=1, height=32, width=32)
+    assert report["converter"] == "litert-torch" and report["valid"] is True
+    assert report["components"]["model"]["validation"]["outputs"]["logits"]["max_abs_diff"] <= FLOAT_ATOL
