@@ -10,17 +10,18 @@ VENVS="${XPORTER_VENVS:-$ROOT/.venvs}"
 REPORTS="$ROOT/.test-reports"
 cd "$ROOT"
 
-declare -A ENV_OF=( [core]=main [core-tf]=tf [onnx]=main [onnx-tx457]=tx457 [tflite]=tf [tflite-torch]=litert [ort]=ort )
+declare -A ENV_OF=( [core]=main [core-tf]=tf [onnx]=main [onnx-tx457]=tx457 [tflite]=tf [tflite-torch]=litert [ort]=ort [js]=main )
 declare -A ARGS_OF=(
   [core]="core/tests"
   [core-tf]="core/tests"
-  [onnx]="plugins/onnx/tests -n 2"
-  [onnx-tx457]="plugins/onnx/tests -n 2"
+  [onnx]="plugins/onnx/tests -n 2 --ignore=plugins/onnx/tests/test_transformers_js.py"
+  [onnx-tx457]="plugins/onnx/tests -n 2 --ignore=plugins/onnx/tests/test_transformers_js.py"
   [tflite]="plugins/tflite/tests -n 2"
   [tflite-torch]="plugins/tflite/tests/test_torch_path.py -n 2"  # PyTorch -> TFLite (litert-torch, no TensorFlow)
   [ort]="plugins/ort_training/tests"
+  [js]="plugins/onnx/tests/test_transformers_js.py"  # real transformers.js in Node (tests/js, npm ci below)
 )
-ORDER=(core core-tf onnx onnx-tx457 tflite tflite-torch ort)
+ORDER=(core core-tf onnx onnx-tx457 tflite tflite-torch ort js)
 SUITES=("$@"); (( ${#SUITES[@]} )) || SUITES=("${ORDER[@]}")
 
 needed=()
@@ -30,6 +31,10 @@ for suite in "${SUITES[@]}"; do
 done
 "$ROOT/scripts/envs.sh" "${needed[@]}" || { echo "environment setup failed" >&2; exit 1; }
 
+if [[ " ${SUITES[*]} " == *" js "* ]]; then  # transformers.js + its CPU onnxruntime-node binary, from the lock file
+  (cd "$ROOT/tests/js" && ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund) \
+    || { echo "npm ci in tests/js failed" >&2; exit 1; }
+fi
 rm -rf "$REPORTS"; mkdir -p "$REPORTS"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONDONTWRITEBYTECODE=1
 failed=()

@@ -73,7 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def configure_quantization(parser: argparse.ArgumentParser) -> None:
     """Options of every quantization mode (shared by ``export onnx --quantize`` and ``quantize onnx``)."""
     group = parser.add_argument_group("quantization")
-    group.add_argument("--per-channel", action="store_true", help="int8-dynamic: per-column weight scales")
+    group.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
+                       help="int8/uint8-dynamic: per-column weight scales (default on: more accurate)")
     group.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
                        help="7-bit int8 weights (default: only on x86 CPUs without VNNI)")
     group.add_argument("--block-size", type=int, default=128, help="int4/q4f16: weights per scale (default 128)")

@@ -5,7 +5,8 @@ keeps the output contract (names, external data, validation, nothing left on fai
 
 ``int8-dynamic``   ``quantize_dynamic``: int8 weights, uint8 activations quantized per call (u8s8,
                    the VNNI path). Only MatMuls with constant weights (attention's activation
-                   MatMuls stay float). ``--per-channel`` for per-column weight scales.
+                   MatMuls stay float). Per-column weight scales by default (all-MiniLM-L6-v2:
+                   cosine 0.954 per-tensor -> 0.990 per-channel); ``--no-per-channel`` to drop them.
 ``uint8-dynamic``  the same with uint8 weights (u8u8; transformers.js ``uint8``).
 ``int8-static``    ``quantize_static`` in QDQ form, u8 activations / s8 per-channel weights, scales
                    calibrated on samples (:mod:`xporter_onnx.calibration`).
@@ -50,7 +51,7 @@ VALIDATION_SAMPLES = 2
 class QuantizeOptions:
     """Settings shared by every mode; ``None`` means "pick for this machine/model"."""
 
-    per_channel: bool = False
+    per_channel: bool = True
     reduce_range: Optional[bool] = None
     block_size: int = 128
     accuracy_level: Optional[int] = 4

@@ -1,0 +1,85 @@
+"""--layout transformers.js folders loaded by the real transformers.js (Node, local files only).
+
+MiniLM (real weights) fp32 / q8 / fp16 embeddings vs sentence-transformers; tiny GPT-2 and T5
+greedy tokens vs the ONNX graphs run from Python. Skipped only when ``node`` is absent; a
+missing ``tests/js/node_modules`` fails (CI installs it: scripts/test.sh, suite ``js``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+JS = Path(__file__).resolve().parents[3] / "tests" / "js"
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+def _node(jobs, tmp_path):
+    assert (JS / "node_modules" / "@huggingface" / "transformers").is_dir(), \
+        "run: cd tests/js && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
+    job_file = tmp_path / "jobs.json"
+    job_file.write_text(json.dumps(jobs))
+    done = subprocess.run(["node", str(JS / "run.mjs"), str(job_file)], capture_output=True, text=True, timeout=600,
+                          cwd=JS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _export(model, out, *extra):
+    from xporter.cli.main import main
+
+    assert main(["export", "onnx", "-m", str(model), str(out), "--layout", "transformers.js", *extra]) == 0
+    return out
+
+
+def test_minilm_fp32_q8_fp16_embeddings_match_sentence_transformers(tmp_path):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from xporter_onnx import demo
+
+    source = demo.minilm_path()
+    out = _export(source, tmp_path / "minilm", "--quantize", "int8-dynamic,fp16")
+    for name in ("model.onnx", "model_quantized.onnx", "model_fp16.onnx"):
+        assert (out / "onnx" / name).is_file(), name
+    results = _node([{"kind": "embed", "folder": str(out), "dtype": dtype, "sentences": list(demo.SENTENCES)}
+                     for dtype in ("fp32", "q8", "fp16")], tmp_path)
+    want = demo.reference_embeddings(source, demo.SENTENCES)
+    for dtype, floor, result in zip(("fp32", "q8", "fp16"), (0.9999, 0.97, 0.999), results):
+        cosines = demo.cosines(np.asarray(result["embeddings"]), want)
+        assert min(cosines) >= floor, (dtype, cosines)
+
+
+def _tiny(model_type, task, folder):
+    from xporter_onnx.testing import find_row, tiny_model_dir
+
+    return tiny_model_dir(find_row(model_type), task, folder)
+
+
+def test_gpt2_and_t5_greedy_tokens_match_python(tmp_path):
+    from xporter_onnx.generation import MergedDecoderBranch, OnnxDecoderGreedy, OnnxSeq2SeqGreedy, open_session
+
+    gpt2 = _export(_tiny("gpt2", "text-generation", tmp_path / "gpt2-src"), tmp_path / "gpt2")
+    t5 = _export(_tiny("t5", "text2text-generation", tmp_path / "t5-src"), tmp_path / "t5")
+    assert (t5 / "onnx" / "encoder_model.onnx").is_file() and (t5 / "onnx" / "decoder_model_merged.onnx").is_file()
+    prompt = [[5, 9, 13, 2, 7, 11]]
+    results = _node([{"kind": "causal", "folder": str(gpt2), "dtype": "fp32", "input_ids": prompt, "max_new_tokens": 8},
+                     {"kind": "seq2seq", "folder": str(t5), "dtype": "fp32", "input_ids": prompt,
+                      "max_new_tokens": 8}], tmp_path)
+    gpt2_config = json.loads((gpt2 / "config.json").read_text())
+    want = OnnxDecoderGreedy(gpt2 / "onnx" / "model.onnx").generate(
+        np.array(prompt), max_new_tokens=8, eos_token_id=gpt2_config.get("eos_token_id"))
+    assert results[0]["tokens"][0] == want[0].tolist() and want.shape[1] > len(prompt[0])  # new tokens came
+    t5_config = json.loads((t5 / "config.json").read_text())
+    merged = open_session(t5 / "onnx" / "decoder_model_merged.onnx")
+    runner = OnnxSeq2SeqGreedy(t5 / "onnx" / "encoder_model.onnx", MergedDecoderBranch(merged, False),
+                               MergedDecoderBranch(merged, True))
+    ids = np.array(prompt)
+    want = runner.generate({"input_ids": ids, "attention_mask": np.ones_like(ids)},
+                           decoder_start_token_id=t5_config.get("decoder_start_token_id", 0), max_new_tokens=8,
+                           eos_token_id=t5_config.get("eos_token_id"))
+    assert results[1]["tokens"][0] == want[0].tolist() and want.shape[1] > 1
