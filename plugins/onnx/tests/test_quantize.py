@@ -107,3 +107,18 @@ class _Quiet:
     @contextlib.contextmanager
     def step(self, name):
         yield
+
+
+def test_dtype_fp16_keeps_fp32_io_unless_fp16_io(tiny_bert_dir, tmp_path):
+    import xporter_onnx
+
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "half")
+    assert report.dtype == "fp32"
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "fp16", dtype="fp16")
+    assert report.dtype == "fp16" and report.quantization["fp16_conversion"][0]["outputs"]["logits"]["cosine"] > 0.999
+    model = onnx.load(str(tmp_path / "fp16" / "model.onnx"))
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    xporter_onnx.export(tiny_bert_dir, tmp_path / "io16", dtype="fp16", fp16_io=True)
+    model = onnx.load(str(tmp_path / "io16" / "model.onnx"))
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
