@@ -1,9 +1,9 @@
 """TFLite export, end to end: load -> convert (and quantize) -> validate -> report.
 
 Everything is written through :func:`xporter.output.atomic_output_dir`, so an interrupted
-export leaves nothing behind. A failed *validation* still commits the files (with
-``"valid": false`` in export_report.json) so they can be inspected, then raises
-:class:`xporter.errors.ValidationError`.
+export leaves nothing behind, and neither does a failed validation: it raises
+:class:`xporter.errors.ValidationError` inside the staging block (the policy every backend
+shares; ``--no-validate`` keeps unvalidated files, marked ``"validated": false``).
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def export_tflite(
                 path, source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
         report["files"] = [f"{c}.tflite" for c in report["components"]] + copy_side_files(source, staging)
         seal_report(report, staging, validate, progress)
-    return raise_if_invalid(report, output, validate, "TFLite")
+        raise_if_invalid(report, output, validate, "TFLite",
+                         reference="PyTorch" if path.framework == "pt" else "TensorFlow")
+    return report
 
 
 def _export_component(path, source, config, component, quantization, staging: Path, progress: Progress,

@@ -1,7 +1,8 @@
-"""Closing an export report, shared by the TFLite and the TF->ONNX exporters.
+"""Closing a TFLite export report.
 
-Both write ``export_report.json`` into the staging folder before it is renamed into place,
-and both turn a failed validation into one ``ValidationError`` naming the report.
+The report is written into the staging folder before it is renamed into place. A failed
+validation is one ``ValidationError`` raised while still inside the staging block, so,
+as for every other backend (``xporter.report.raise_if_failed``), nothing is left behind.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ def seal_report(report: Dict[str, Any], staging: Path, validate: bool, progress:
     (staging / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
 
 
-def raise_if_invalid(report: Dict[str, Any], output: Union[str, Path], validate: bool, fmt: str) -> Dict[str, Any]:
-    """Set the final output path; raise ValidationError when validation ran and failed."""
+def raise_if_invalid(report: Dict[str, Any], output: Union[str, Path], validate: bool, fmt: str,
+                     reference: str = "source") -> Dict[str, Any]:
+    """Set the final output path; raise ValidationError when validation ran and failed.
+
+    Called inside the output block: raising there discards the staging folder.
+    """
     report["output"] = str(Path(output).expanduser().resolve())
     if validate and not report["valid"]:
         problems = [p for c in report["components"].values() for p in c["validation"]["problems"]]
-        raise ValidationError(f"the {fmt} model does not match the TF model: {'; '.join(problems)}",
-                              f"inspect {report['output']}/export_report.json; raise --atol if the gap is acceptable")
+        raise ValidationError(f"the {fmt} model does not match the {reference} model: {'; '.join(problems)}",
+                              "raise --atol if the gap is acceptable, or pass --no-validate to keep the unvalidated "
+                              "files")
     return report
