@@ -237,16 +237,16 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
             raise_if_failed(report.validation)
         if optimize:
             report.optimization = optimize_parts(paths, parts, optimize, model_type, atol, device, checked, progress)
-        if modes or fp16_in_place:
-            report.quantization = add_variants(staging, {part.name: part.config for part in parts}, task, modes, layout,
-                                               quantize_options or QuantizeOptions(validate=validate), progress,
-                                               fp16_in_place=fp16_in_place, dynamic_axes=dynamic_axes,
-                                               trace_shapes=trace_shapes)
         with progress.step("save configs"):
             if source_dir is not None:
                 written += files.copy_preprocessor_files(source_dir, staging, report.skipped_files, progress)
             else:
                 written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
+        if modes or fp16_in_place:
+            report.quantization = add_variants(staging, {part.name: part.config for part in parts}, task, modes, layout,
+                                               quantize_options or QuantizeOptions(validate=validate), progress,
+                                               fp16_in_place=fp16_in_place, dynamic_axes=dynamic_axes,
+                                               trace_shapes=trace_shapes)
         graphs = [part.name for part in parts] + [MERGED_NAME] * (staging / f"{MERGED_NAME}.onnx").exists()
         onnx_files = layouts.arrange(staging, layout, graphs)
         finish_report(report, staging, sorted(set(onnx_files) | set(written)), hasher, progress, started)
