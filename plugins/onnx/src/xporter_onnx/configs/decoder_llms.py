@@ -28,8 +28,9 @@ HEADS = {"c": "text-classification", "t": "token-classification", "q": "question
 TINY_MOE = dict(TINY_GQA, num_experts=4, num_local_experts=4, n_routed_experts=4, num_experts_per_tok=2,
                 moe_intermediate_size=16, n_shared_experts=1, shared_expert_intermediate_size=16, n_group=1,
                 topk_group=1)
-# Multi-head latent attention (DeepSeek-V2/V3 style), on top of the expert sizes.
-TINY_MLA = dict(TINY_MOE, num_key_value_heads=4, q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4,
+# Multi-head latent attention (DeepSeek-V2/V3 style), on top of the expert sizes; head_dim is the
+# rotary width (qk_rope_head_dim) where the family sizes its rotary embedding by head_dim.
+TINY_MLA = dict(TINY_MOE, num_key_value_heads=4, head_dim=4, q_lora_rank=16, kv_lora_rank=16, qk_rope_head_dim=4,
                 qk_nope_head_dim=8, v_head_dim=6, first_k_dense_replace=1)
 # sliding_window=4 < validation's past 7 + 9 new tokens: validation exercises the window.
 SLIDING = dict(sliding_window=4)
