@@ -27,6 +27,17 @@ NEW_TOKENS = 6
 # the other rows' greedy loops and every other task run with ``-m slow``.
 DEFAULT_FAMILIES = {"glm4", "cohere2", "apertus", "olmo3", "mixtral", "qwen2_moe", "glm4_moe_lite", "vaultgemma"}
 GENERATION = "text-generation-with-past"
+# Known to fail on transformers 4.x (5.x passes): xIELU keeps bfloat16 parameters in an fp32
+# model (apertus), and 4.57's expert loops / histc routing have no dense patch yet.
+FAILS_ON_4X = {"apertus": "bf16 xIELU constants in an fp32 graph", "aria_text": "aten::histc routing",
+               "ernie4_5_moe": "4.57 expert loop", "granitemoe": "4.57 expert loop",
+               "granitemoeshared": "4.57 expert loop", "hunyuan_v1_moe": "4.57 expert loop"}
+
+
+def _transformers_major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])
 
 
 def _row_params(default):
@@ -51,6 +62,8 @@ def _export(row, task, tmp_path, **options):
 
 @pytest.mark.parametrize("row", list(_row_params(lambda r: r.model_type in DEFAULT_FAMILIES)))
 def test_cached_graph_greedy_equals_generate(row, tmp_path):
+    if row.model_type in FAILS_ON_4X and _transformers_major() < 5:
+        pytest.skip(f"not yet on transformers 4.x: {FAILS_ON_4X[row.model_type]}")
     _check_greedy(row, tmp_path)
 
 
@@ -123,6 +136,8 @@ def test_row_tasks_are_the_auto_mappings_heads():
 
     from xporter_onnx.testing import transformers_knows
 
+    if _transformers_major() < 5:
+        pytest.skip("the rows' heads are transformers 5.24's auto mappings")
     heads = {"text-classification": auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
              "token-classification": auto.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES,
              "question-answering": auto.MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES}
