@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dynamo", action="store_true", help="use the torch.export (dynamo) ONNX exporter")
     parser.add_argument("--no-dynamic-axes", action="store_true", help="fix every input shape to the trace shapes")
     parser.add_argument("--external-data", action="store_true",
-                        help="store weights in model.onnx_data (automatic above 2 GB)")
+                        help="store weights in model.onnx_data (automatic from 1 GiB of weights)")
     parser.add_argument("--optimize", choices=("O1", "O2", "O3", "O4"), default=None,
                         help="also write an ONNX Runtime-optimized model_optimized.onnx")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
