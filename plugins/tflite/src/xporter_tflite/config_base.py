@@ -18,17 +18,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from xporter.vocabulary import STATIC_SHAPE_FLAGS
+
 from .errors import StaticShapeError
 
-# flag the user passes for each user-chosen axis (used in error messages)
-AXIS_FLAGS: Dict[str, str] = {
-    "batch_size": "--batch-size",
-    "sequence_length": "--sequence-length",
-    "num_choices": "--num-choices",
-    "height": "--height",
-    "width": "--width",
-    "decoder_sequence_length": "--decoder-sequence-length",
-}
+# flag the user passes for each user-chosen axis (used in error messages): the core's vocabulary
+AXIS_FLAGS: Dict[str, str] = STATIC_SHAPE_FLAGS
 
 # axis name -> model config attributes that fix its size (first one present wins)
 MODEL_AXES: Dict[str, Tuple[str, ...]] = {
