@@ -122,3 +122,18 @@ def test_dtype_fp16_keeps_fp32_io_unless_fp16_io(tiny_bert_dir, tmp_path):
     xporter_onnx.export(tiny_bert_dir, tmp_path / "io16", dtype="fp16", fp16_io=True)
     model = onnx.load(str(tmp_path / "io16" / "model.onnx"))
     assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
+@pytest.mark.parametrize("stems, needle, fix", [
+    (["encoder_model", "decoder_model", "decoder_with_past_model"], "needs decoder_model_merged.onnx",
+     "drop --no-merge-decoders"),
+    (["text_encoder", "unet"], "cannot hold the part text_encoder.onnx", "--layout optimum"),
+])
+def test_a_layout_that_cannot_hold_the_parts_names_the_fix(stems, needle, fix):
+    from xporter.errors import ExportError
+    from xporter_onnx.layout import kept_graphs
+
+    with pytest.raises(ExportError) as caught:
+        kept_graphs("transformers.js", stems)
+    assert needle in str(caught.value) and fix in caught.value.hint
+    assert kept_graphs("optimum", stems) == stems  # Optimum's layout holds every part
