@@ -82,3 +82,22 @@ def skip_unless_known(row: Any) -> Any:
     known = transformers_knows(row.model_type) or hasattr(transformers, getattr(row, "model_class", None) or "-")
     return pytest.mark.skipif(not known,
                               reason=f"transformers {transformers.__version__} has no '{row.model_type}' model type")
+
+
+def auto_mapping_tasks(model_type: str) -> set:
+    """The tasks transformers' auto classes give ``model_type`` (the core's task -> auto class
+    table read against each auto class's mapping), so a table's test can check its rows' tasks
+    against the installed transformers instead of a hand-kept list. Tasks served by the plain
+    ``AutoModel`` (feature-extraction and its aliases) are reported as ``feature-extraction``."""
+    import transformers
+    from xporter.tasks import PT_TASKS
+
+    wanted = {model_type, model_type.replace("-", "_"), model_type.replace("_", "-")}
+    tasks = set()
+    for task, class_names in PT_TASKS.items():
+        for class_name in class_names:
+            auto_class = getattr(transformers, class_name, None)
+            names = getattr(getattr(auto_class, "_model_mapping", None), "_model_mapping", {}) or {}
+            if wanted & set(names):
+                tasks.add("feature-extraction" if class_name == "AutoModel" else task)
+    return tasks
