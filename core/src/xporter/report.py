@@ -113,6 +113,7 @@ class ExportReport:
     timings: Dict[str, float] = field(default_factory=dict)
     versions: Dict[str, str] = field(default_factory=dict)
     skipped_files: List[str] = field(default_factory=list)  # side files not copied (e.g. links out of the model)
+    generic_config: Optional[str] = None  # set when no registered config existed and one was derived (validated)
 
     @property
     def ok(self) -> bool:
@@ -126,7 +127,7 @@ class ExportReport:
         data: Dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         for key in ("backend", "framework", "exporter", "model", "output", "model_type", "task", "library", "opset",
                     "dtype", "dynamic_axes", "checkpoint_framework", "shapes", "layout", "parts", "files",
-                    "optimization", "quantization", "timings", "versions", "skipped_files"):
+                    "optimization", "quantization", "timings", "versions", "skipped_files", "generic_config"):
             data[key] = getattr(self, key)
         data["validated"] = bool(self.validation)
         data["ok"] = self.ok if self.validation else None  # unvalidated is not "ok" (--no-validate)

@@ -54,6 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also write an ONNX Runtime-optimized model_optimized.onnx")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     parser.add_argument("--no-validate", action="store_true", help="skip comparing ONNX outputs with PyTorch")
+    parser.add_argument("--no-generic", action="store_true",
+                        help="fail on a model type the tables lack instead of trying a generic config (validated)")
     parser.add_argument("--no-merge-decoders", action="store_true",
                         help="seq2seq with past: do not also write decoder_model_merged.onnx")
     parser.add_argument("--json", action="store_true", help="print the export report as JSON on stdout")
@@ -137,7 +139,8 @@ def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, 
 
     options = options_from_args(args)
     options.pop("framework")
-    return export(args.model, args.output, framework="pt", progress=progress, **options).to_dict()
+    return export(args.model, args.output, framework="pt", progress=progress,
+                  generic=not getattr(args, "no_generic", False), **options).to_dict()
 
 
 def _quiet_weight_loading_bars() -> None:
@@ -182,6 +185,8 @@ def _print_summary(report: Dict[str, Any]) -> None:
                   f"{check['max_abs_diff']:.2e} (atol {check['atol']:.0e}) {'OK' if check['ok'] else 'FAIL'}")
     if not report.get("validated", True):
         print("  validation skipped (--no-validate)")
+    if report.get("generic_config"):
+        print(f"  generic config: {report['generic_config']}")
     _print_variants(report.get("quantization"))
     for name, entry in report.get("files", {}).items():
         print(f"  {name}: {entry['bytes']} bytes")

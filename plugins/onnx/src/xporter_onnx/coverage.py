@@ -73,8 +73,9 @@ def _save_results(path: Path, data: Dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def run_case(row: Any, task: str, folder: Path) -> Dict[str, Any]:
-    """Export + validate one (row, task) from a tiny random model; a record for the results file."""
+def run_case(row: Any, task: str, folder: Path, use_row_class: bool = False) -> Dict[str, Any]:
+    """Export + validate one (row, task) from a tiny random model; a record for the results file
+    (``use_row_class``: export with the row's class, for rows the registry does not hold)."""
     import copy
     import dataclasses
 
@@ -85,7 +86,7 @@ def run_case(row: Any, task: str, folder: Path) -> Dict[str, Any]:
     record: Dict[str, Any] = {"model_type": _norm(row.model_type), "task": task}
     try:
         source = tiny_model_dir(dataclasses.replace(row, tiny=copy.deepcopy(row.tiny)), task, folder / "src")
-        custom = row.config_class if row.model_class else None
+        custom = row.config_class if (row.model_class or use_row_class) else None
         report = export(source, folder / "onnx", task=task, custom_onnx_config=custom)
         shapes_differ = all(check.input_shapes != report.parts[check.part]["trace_shapes"]
                             for check in report.validation if check.part in report.parts)

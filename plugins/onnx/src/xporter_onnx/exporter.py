@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from xporter.errors import ExportError, FrameworkError, PluginUnavailableError, UnknownTaskError
+from xporter.errors import ExportError, FrameworkError, PluginUnavailableError, UnknownModelTypeError, UnknownTaskError
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 from xporter.report import ExportReport as CoreExportReport
 
-from . import files, layout as layouts
+from . import files, generic as generic_configs, layout as layouts
 from .arguments import check_export_arguments
 from .loader import load_model
 from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
@@ -143,12 +143,15 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
            dynamic_axes: bool = True, validate: bool = True, overwrite: bool = False, optimize: Optional[str] = None,
            external_data: Optional[bool] = None, custom_onnx_config: Any = None, progress: Optional[Progress] = None,
            model_kwargs: Optional[Dict[str, Any]] = None, merge_decoders: bool = True, quantize: Optional[str] = None,
-           layout: str = "optimum", quantize_options: Any = None, fp16_io: bool = False, **shapes: Any) -> ExportReport:
+           layout: str = "optimum", quantize_options: Any = None, fp16_io: bool = False, generic: bool = True,
+           **shapes: Any) -> ExportReport:
     """Export ``model_name_or_path`` (local folder or cached repo id) to ONNX in ``output``.
 
     ``shapes`` are dummy-input shapes for tracing (batch_size, sequence_length, ...).
     ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
-    registered one, e.g. for an architecture the tables lack. ``merge_decoders``: also write
+    registered one, e.g. for an architecture the tables lack; without one, an unregistered transformers type
+    gets a generic config derived from its model class (:mod:`xporter_onnx.generic`; validated or refused;
+    ``generic=False`` turns that off). ``merge_decoders``: also write
     ``decoder_model_merged.onnx`` when a seq2seq export has both decoder graphs. Raises ``ValidationError``
     when an output differs by more than the tolerance (nothing is written then). ``quantize``: comma-separated
     modes of :mod:`xporter_onnx.quantize` (variants validated against the fp32 graphs); ``layout``: ``optimum``
@@ -181,9 +184,18 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     dtype = "fp32" if fp16_in_place else dtype  # traced in fp32, converted after validation (keep_io_types)
     model_type = _model_type(model_name_or_path, library, cache_dir)
     if custom_onnx_config is None:
-        task = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
-        constructor = TasksManager.get_exporter_config_constructor(BACKEND, model_type=model_type, task=task,
-                                                                   model_name=str(model_name_or_path), library_name=library)
+        try:
+            resolved = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
+            constructor = TasksManager.get_exporter_config_constructor(BACKEND, model_type=model_type, task=resolved,
+                                                                       model_name=str(model_name_or_path),
+                                                                       library_name=library)
+            task = resolved
+        except UnknownModelTypeError as unregistered:
+            if not generic:
+                raise
+            task, custom_onnx_config = generic_configs.resolve(model_name_or_path, task, model_type, library,
+                                                               cache_dir, validate, unregistered)
+            constructor = custom_onnx_config
     else:
         if task == "auto":
             task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
@@ -207,7 +219,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     trace_shapes = {k: v for k, v in shapes.items() if v is not None}
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
                           "dynamo" if dynamo else "torchscript", "fp16" if fp16_in_place else dtype, dynamic_axes,
-                          layout=layout)
+                          layout=layout, generic_config=generic_configs.describe(config_class))
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)

@@ -17,8 +17,7 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
 
     torch.manual_seed(seed)
     # deep copy: some configs (VisionEncoderDecoderConfig on 4.57) pop keys out of nested dicts
-    config = AutoConfig.for_model(model_type.replace("-", "_") if model_type not in _HYPHENATED else model_type,
-                                  **copy.deepcopy(tiny))
+    config = AutoConfig.for_model(transformers_spelling(model_type), **copy.deepcopy(tiny))
     model_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type,
                                                         model_class_name=model_class_name)
     if model_class_name:
@@ -31,10 +30,15 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
     return model.eval()
 
 
-# transformers model types spelled with a hyphen (AutoConfig.for_model wants them exactly)
-_HYPHENATED = {"xlm-roberta", "deberta-v2", "data2vec-text", "data2vec-audio", "data2vec-vision", "megatron-bert",
-               "unispeech-sat", "wav2vec2-conformer", "sew-d", "audio-spectrogram-transformer", "blenderbot-small",
-               "donut-swin", "table-transformer", "vision-encoder-decoder", "encoder-decoder", "mgp-str"}
+def transformers_spelling(model_type: str) -> str:
+    """``model_type`` as the installed transformers spells it (``AutoConfig.for_model`` wants it
+    exactly: ``xlm-roberta`` and ``bert-generation`` take hyphens, ``roc_bert`` an underscore)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    for spelling in (model_type, model_type.replace("-", "_"), model_type.replace("_", "-")):
+        if spelling in CONFIG_MAPPING_NAMES:
+            return spelling
+    return model_type.replace("-", "_")
 
 
 def build_tiny_submodel(config_class: str, tiny: Dict[str, Any], seed: int = 0):

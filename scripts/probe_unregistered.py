@@ -1,0 +1,176 @@
+"""Try the generic bases on every transformers model type the ONNX tables lack, and say which validate.
+
+    .venvs/main/bin/python scripts/probe_unregistered.py --out /tmp/probe.json            # every pool
+    .venvs/main/bin/python scripts/probe_unregistered.py --pool encoder --pool vision -k bit
+
+Why: most unregistered architectures are a standard head on a standard body, so a row is one
+line once someone knows which base class and which tiny config make the export validate. This
+finds that out by trial instead of by reading each modeling file: for each type it takes the
+tasks transformers' auto mappings give it (:func:`xporter_onnx.testing.auto_mapping_tasks`),
+picks the candidate (base, tiny config) pairs of its modality, and runs the coverage sweep's
+case (:func:`xporter_onnx.coverage.run_case`: tiny random model, export, validation on other
+shapes than the trace) on the main task, then, for the first candidate that passes, on every
+other task. The output is a JSON record per type (candidate tried, per-task result, error) from
+which table rows are written by hand; nothing here registers anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+TEXT_TASKS = {"fill-mask", "text-classification", "token-classification", "question-answering", "multiple-choice"}
+VISION_TASKS = {"image-classification", "masked-im", "object-detection", "image-segmentation", "depth-estimation",
+                "semantic-segmentation", "keypoint-detection", "zero-shot-object-detection"}
+AUDIO_TASKS = {"automatic-speech-recognition", "audio-classification", "audio-frame-classification", "audio-xvector"}
+SEQ2SEQ_TASKS = {"text2text-generation", "summarization", "translation"}
+
+
+def pool_of(tasks: set) -> str:
+    """The modality a type's auto-mapped tasks point at (the candidates tried depend on it)."""
+    if tasks & AUDIO_TASKS:
+        return "audio"
+    if tasks & VISION_TASKS:
+        return "vision"
+    if tasks & SEQ2SEQ_TASKS:
+        return "seq2seq"
+    if tasks & {"fill-mask", "multiple-choice"} or (tasks & TEXT_TASKS and "text-generation" not in tasks):
+        return "encoder"
+    if "text-generation" in tasks:
+        return "causal"
+    return "base-only"
+
+
+def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], Dict[str, Any]]]:
+    """(label, base class, class attributes, tiny config kwargs) to try, most common first."""
+    from xporter_onnx.configs import decoder_llms as llms
+    from xporter_onnx.configs.audio import AUDIO, TINY_W2V
+    from xporter_onnx.configs.decoder import OWN_CLASS, TINY_GQA, DecoderOnnxConfig, MoeDecoderOnnxConfig
+    from xporter_onnx.configs.text_encoders import NO_TT, OPTIONAL_TT, TINY_TEXT
+    from xporter_onnx.configs.vision import PIXELS, TINY_CONV, TINY_SWIN, TINY_VIT
+    from xporter_onnx.modalities import AudioOnnxConfig, TextEncoderOnnxConfig, VisionOnnxConfig
+
+    text = [("text", TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TEXT), ("text-no-tt", TextEncoderOnnxConfig, NO_TT,
+                                                                       TINY_TEXT)]
+    decoders = [("decoder", DecoderOnnxConfig, OWN_CLASS, TINY_GQA),
+                ("decoder-moe", MoeDecoderOnnxConfig, OWN_CLASS, llms.TINY_MOE),
+                ("decoder-sliding", DecoderOnnxConfig, OWN_CLASS, dict(TINY_GQA, **llms.SLIDING))]
+    if pool == "causal":
+        return decoders + (text if tasks & TEXT_TASKS else [])
+    if pool == "encoder":
+        return text + (decoders if "text-generation" in tasks else [])
+    if pool == "vision":
+        return [("vit", VisionOnnxConfig, PIXELS, TINY_VIT), ("conv", VisionOnnxConfig, PIXELS, TINY_CONV),
+                ("swin", VisionOnnxConfig, PIXELS, TINY_SWIN),
+                ("vit-dims", VisionOnnxConfig, PIXELS, dict(TINY_VIT, embed_dim=32, hidden_sizes=[8, 16],
+                                                            depths=[1, 1], num_heads=[2, 2]))]
+    if pool == "audio":
+        return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V)]
+    return []
+
+
+class CaseTimeout(Exception):
+    """A case ran past ``--timeout`` (a default config far from tiny, a trace that loops)."""
+
+
+def _timed_case(row: Any, task: str, seconds: int) -> Dict[str, Any]:
+    import signal
+
+    from xporter_onnx.coverage import run_case
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CaseTimeout(f"over {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        with tempfile.TemporaryDirectory(prefix="xporter-probe-") as tmp:
+            return run_case(row, task, Path(tmp), use_row_class=True)  # records exceptions, CaseTimeout too
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def probe_type(model_type: str, tasks: List[str], pool: str, log: Any, timeout: int = 120) -> Dict[str, Any]:
+    from xporter_onnx.configs import Arch
+    from xporter_onnx.coverage import main_task
+
+    record: Dict[str, Any] = {"model_type": model_type, "pool": pool, "tasks": tasks, "tried": []}
+    for label, base, attrs, tiny in candidates(pool, set(tasks)):
+        row_tasks = tuple(t for t in tasks if not (label.startswith("text") and t.startswith("text-generation")
+                                                   and t.endswith("-with-past")))
+        row = Arch(model_type, row_tasks, base, dict(attrs), tiny=dict(tiny))
+        first = main_task(row)
+        result = _timed_case(row, first, timeout)
+        record["tried"].append({"candidate": label, "task": first, "ok": result["ok"],
+                                "error": result.get("error"), "seconds": result["seconds"]})
+        print(f"  {model_type} [{label}] {first}: {'ok' if result['ok'] else result.get('error')}", file=log, flush=True)
+        if not result["ok"]:
+            continue
+        record["candidate"] = label
+        record["results"] = {first: True}
+        for task in row_tasks:
+            if task == first:
+                continue
+            other = _timed_case(row, task, timeout)
+            record["results"][task] = other["ok"] or other.get("error")
+            print(f"    {task}: {'ok' if other['ok'] else other.get('error')}", file=log, flush=True)
+        break
+    return record
+
+
+def unregistered() -> Iterable[Tuple[str, List[str], str]]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    from xporter_onnx.configs import all_architectures
+    from xporter_onnx.testing import auto_mapping_tasks
+
+    known = {r.model_type.replace("-", "_").lower() for r in all_architectures() if r.library == "transformers"}
+    for model_type in sorted(CONFIG_MAPPING_NAMES):
+        if model_type.replace("-", "_").lower() in known:
+            continue
+        tasks = auto_mapping_tasks(model_type)
+        if "text-generation" in tasks:
+            tasks.add("text-generation-with-past")
+        ordered = sorted(tasks, key=lambda t: (t != "feature-extraction", t))
+        yield model_type, ordered, pool_of(tasks)
+
+
+def main(argv: Optional[Iterable[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="/tmp/probe.json", help="JSON results (merged, saved after every type)")
+    parser.add_argument("--pool", action="append", help="only these pools (causal, encoder, vision, audio)")
+    parser.add_argument("-k", dest="match", help="only model types containing this")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds per case")
+    parser.add_argument("--list", action="store_true", help="list the unregistered types and pools, run nothing")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    out = Path(args.out)
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    todo = [(t, tasks, pool) for t, tasks, pool in unregistered()
+            if (not args.pool or pool in args.pool) and (not args.match or args.match in t)]
+    for index, (model_type, tasks, pool) in enumerate(todo, 1):
+        if args.list:
+            print(f"{pool:9} {model_type}: {', '.join(tasks)}")
+            continue
+        if model_type in data:
+            continue
+        started = time.perf_counter()
+        print(f"[{index}/{len(todo)}] {model_type} ({pool})", file=sys.stderr, flush=True)
+        data[model_type] = dict(probe_type(model_type, tasks, pool, sys.stderr, args.timeout),
+                                seconds=round(time.perf_counter() - started, 1))
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
