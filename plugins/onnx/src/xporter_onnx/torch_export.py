@@ -73,6 +73,8 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
     """
     import torch
 
+    from .symbolics import register_missing_ops
+
     input_names = list(onnx_config.inputs)
     output_names = list(onnx_config.outputs)
     args = tuple(dummy_inputs[name] for name in input_names)
@@ -92,6 +94,7 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
                     _rename_dims_in_file(traced, onnx_config.dynamic_axes())
                 _finalize(traced, path, external_data)
             else:
+                register_missing_ops()  # rms_norm, expm1, histc: ops the TorchScript exporter lacks
                 _export_torchscript(wrapper, args, traced, onnx_config, opset, dynamic, external_data, progress)
                 _move_into_place(traced, path)
     except ExportError:

@@ -21,7 +21,7 @@ from ..modalities import TextDecoderOnnxConfig
 from ..normalized import NormalizedTextConfig
 from .. import past as kv
 from . import Arch
-from .decoder_families import SplitHeadDimPastGenerator, traceable_experts, traceable_expm1, traceable_rotary
+from .decoder_families import SplitHeadDimPastGenerator, traceable_experts, traceable_rotary
 
 GENERATION_TASKS = ("feature-extraction", "feature-extraction-with-past", "text-generation", "text-generation-with-past")
 # Tasks whose graph takes position_ids (Optimum adds them for generation and features only).
@@ -88,7 +88,7 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     # -- model plumbing (called by the base export wrapper) ------------------------------
     @contextlib.contextmanager
     def export_context(self, model: Any):
-        with kv.traceable_masks(), traceable_rotary(model), traceable_expm1():
+        with kv.traceable_masks(), traceable_rotary(model):
             yield
 
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:

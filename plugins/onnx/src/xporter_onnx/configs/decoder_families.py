@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from ..dummy import DummyPastKeyValuesGenerator, to_framework
 
-__all__ = ["traceable_experts", "traceable_rotary", "traceable_expm1", "SplitHeadDimPastGenerator", "MOE_PATCHES_4X"]
+__all__ = ["traceable_experts", "traceable_rotary", "SplitHeadDimPastGenerator", "MOE_PATCHES_4X"]
 
 
 # -- transformers 4.57: dense replacements, keyed by module class name -------------------
@@ -217,32 +217,6 @@ def traceable_rotary(model: Any) -> Iterator[None]:
         for module, helper in saved:
             module.rotate_half = helper
         torch.repeat_interleave, torch.Tensor.repeat_interleave = tensor_saved
-
-
-_SCALAR_TYPES = {"Float": "float32", "Half": "float16", "BFloat16": "bfloat16", "Double": "float64"}
-
-
-def _expm1_symbolic(g: Any, x: Any) -> Any:
-    """ONNX has no ``expm1``: ``Exp(x) - 1`` with the constant in ``x``'s dtype (xIELU applies it
-    to ``min(x, eps)``, where the cancellation error stays far below validation tolerances)."""
-    import torch
-
-    dtype = getattr(torch, _SCALAR_TYPES.get(x.type().scalarType() or "Float", "float32"))
-    one = g.op("Constant", value_t=torch.tensor(1.0, dtype=dtype))
-    return g.op("Sub", g.op("Exp", x), one)
-
-
-@contextlib.contextmanager
-def traceable_expm1() -> Iterator[None]:
-    """``aten::expm1`` (apertus' xIELU activation) for the TorchScript exporter while active
-    (registered from opset 9, so it serves every opset)."""
-    import torch
-
-    torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1_symbolic, 9)
-    try:
-        yield
-    finally:
-        torch.onnx.unregister_custom_op_symbolic("aten::expm1", 9)
 
 
 class SplitHeadDimPastGenerator(DummyPastKeyValuesGenerator):

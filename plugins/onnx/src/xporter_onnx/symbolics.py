@@ -1,0 +1,103 @@
+"""ONNX translations of ATen ops the TorchScript exporter of torch 2.13 lacks.
+
+Architectures newer than the TorchScript exporter call ops it never learnt: ``aten::rms_norm``
+(``nn.RMSNorm`` / ``F.rms_norm``, used by current decoders and encoders), ``aten::expm1``
+(xIELU activations) and ``aten::histc`` (expert-load counting in mixture-of-experts routers).
+Each has an exact ONNX composition of standard ops, so instead of failing with
+"UnsupportedOperatorError" the exporter registers them (:func:`register_missing_ops`, once per
+process, before its first TorchScript export). They stay registered: torch 2.13 cannot undo a
+registration cleanly (an unregistered op's empty override table makes the next export of it
+fail with ``ValueError`` instead of the unsupported-op error), and the only effect on other
+callers is that these ops export instead of failing. Registering from opset 9 serves every
+opset the exporter accepts; ops that need a newer form (``ReduceMean`` takes its axes as an
+input from opset 18) check ``g.opset``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SCALAR_TYPES = {"Float": "float32", "Half": "float16", "BFloat16": "bfloat16", "Double": "float64"}
+
+
+def _dtype_of(x: Any) -> Any:
+    import torch
+
+    return getattr(torch, _SCALAR_TYPES.get(x.type().scalarType() or "Float", "float32"))
+
+
+def _const(g: Any, value: Any, dtype: Any) -> Any:
+    import torch
+
+    return g.op("Constant", value_t=torch.tensor(value, dtype=dtype))
+
+
+def expm1(g: Any, x: Any) -> Any:
+    """``Exp(x) - 1`` in ``x``'s dtype (ONNX has no expm1; xIELU applies it to ``min(x, eps)``,
+    where the cancellation error stays far below validation tolerances)."""
+    return g.op("Sub", g.op("Exp", x), _const(g, 1.0, _dtype_of(x)))
+
+
+def rms_norm(g: Any, x: Any, normalized_shape: Any, weight: Any, eps: Any) -> Any:
+    """``x / sqrt(mean(x^2 over the normalized dims) + eps) * weight``; ``eps=None`` is the
+    dtype's machine epsilon, as in PyTorch."""
+    import torch
+    from torch.onnx import symbolic_helper as helper
+
+    dims = helper._get_const(normalized_shape, "is", "normalized_shape")
+    axes = list(range(-len(dims), 0))
+    dtype = _dtype_of(x)
+    epsilon = None if helper._is_none(eps) else helper._maybe_get_const(eps, "f")
+    if epsilon is None or not isinstance(epsilon, float):
+        epsilon = float(torch.finfo(dtype).eps)
+    square = g.op("Mul", x, x)
+    if g.opset >= 18:
+        mean = g.op("ReduceMean", square, g.op("Constant", value_t=torch.tensor(axes, dtype=torch.int64)),
+                    keepdims_i=1)
+    else:
+        mean = g.op("ReduceMean", square, axes_i=axes, keepdims_i=1)
+    normed = g.op("Div", x, g.op("Sqrt", g.op("Add", mean, _const(g, epsilon, dtype))))
+    return normed if helper._is_none(weight) else g.op("Mul", normed, weight)
+
+
+def histc(g: Any, x: Any, bins: Any, low: Any, high: Any) -> Any:
+    """Counts of ``x`` in ``bins`` equal-width bins over ``[low, high]`` (``high`` itself in the
+    last bin, values outside ignored), as a one-hot sum. ``low == high`` (PyTorch then uses
+    the data's min and max) is refused: routers always pass the expert range."""
+    import torch
+    from torch.onnx import errors, symbolic_helper as helper
+
+    count = int(helper._get_const(bins, "i", "bins"))
+    lo, hi = float(helper._get_const(low, "f", "min")), float(helper._get_const(high, "f", "max"))
+    if lo == hi:
+        raise errors.SymbolicValueError("histc with min == max (range taken from the data) has no ONNX form", x)
+    dtype = _dtype_of(x)
+    flat = g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([-1], dtype=torch.int64)))
+    scaled = g.op("Mul", g.op("Sub", flat, _const(g, lo, dtype)), _const(g, count / (hi - lo), dtype))
+    index = g.op("Cast", g.op("Min", g.op("Floor", scaled), _const(g, float(count - 1), dtype)),
+                 to_i=helper.cast_pytorch_to_onnx["Long"])
+    inside = g.op("And", g.op("GreaterOrEqual", flat, _const(g, lo, dtype)),
+                  g.op("LessOrEqual", flat, _const(g, hi, dtype)))
+    hits = g.op("Equal", helper._unsqueeze_helper(g, index, [1]),
+                g.op("Constant", value_t=torch.arange(count, dtype=torch.int64).unsqueeze(0)))
+    hits = g.op("And", hits, helper._unsqueeze_helper(g, inside, [1]))
+    ones = g.op("Cast", hits, to_i=helper.cast_pytorch_to_onnx[x.type().scalarType() or "Float"])
+    return helper._reducesum_helper(g, ones, axes_i=[0], keepdims_i=0)
+
+
+SYMBOLICS = {"aten::expm1": expm1, "aten::rms_norm": rms_norm, "aten::histc": histc}
+FIRST_OPSET = 9
+
+
+_REGISTERED = []
+
+
+def register_missing_ops() -> None:
+    """Register :data:`SYMBOLICS` with the TorchScript exporter (idempotent)."""
+    import torch
+
+    if _REGISTERED:
+        return
+    for name, function in SYMBOLICS.items():
+        torch.onnx.register_custom_op_symbolic(name, function, FIRST_OPSET)
+    _REGISTERED.append(True)
