@@ -37,6 +37,8 @@ SEQ2SEQ_TASKS = {"text2text-generation", "summarization", "translation"}
 
 def pool_of(tasks: set) -> str:
     """The modality a type's auto-mapped tasks point at (the candidates tried depend on it)."""
+    if tasks & {"image-text-to-text", "image-to-text"}:
+        return "vlm"  # a vision tower plus a decoder: the split export of issue 10 item 3, not a single base
     if tasks & AUDIO_TASKS:
         return "audio"
     if tasks & VISION_TASKS:
@@ -57,7 +59,7 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
     from xporter_onnx.configs.decoder import OWN_CLASS, TINY_GQA, DecoderOnnxConfig, MoeDecoderOnnxConfig
     from xporter_onnx.configs.text_encoders import NO_TT, OPTIONAL_TT, TINY_TEXT
     from xporter_onnx.configs.vision import PIXELS, TINY_CONV, TINY_SWIN, TINY_VIT
-    from xporter_onnx.modalities import AudioOnnxConfig, TextEncoderOnnxConfig, VisionOnnxConfig
+    from xporter_onnx.modalities import AudioFeaturesOnnxConfig, AudioOnnxConfig, TextEncoderOnnxConfig, VisionOnnxConfig
 
     text = [("text", TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TEXT), ("text-no-tt", TextEncoderOnnxConfig, NO_TT,
                                                                        TINY_TEXT)]
@@ -75,6 +77,12 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
                                                             depths=[1, 1], num_heads=[2, 2]))]
     if pool == "audio":
         return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V)]
+    if pool.startswith("base-"):
+        features = ("features", AudioFeaturesOnnxConfig, AUDIO,
+                    dict(TINY_TEXT, num_mel_bins=16, feature_size=16, input_feat_per_channel=16, d_model=32,
+                         encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=37, num_attention_heads=4))
+        return {"base-text": text + decoders[:1], "base-vision": candidates("vision", tasks),
+                "base-audio": candidates("audio", tasks), "base-features": [features]}.get(pool, [])
     return []
 
 
@@ -115,6 +123,8 @@ def probe_type(model_type: str, tasks: List[str], pool: str, log: Any, timeout: 
                                 "error": result.get("error"), "seconds": result["seconds"]})
         print(f"  {model_type} [{label}] {first}: {'ok' if result['ok'] else result.get('error')}", file=log, flush=True)
         if not result["ok"]:
+            if "CaseTimeout" in str(result.get("error")):
+                break  # the config is far from tiny: the other candidates would time out as well
             continue
         record["candidate"] = label
         record["results"] = {first: True}
@@ -141,7 +151,36 @@ def unregistered() -> Iterable[Tuple[str, List[str], str]]:
         if "text-generation" in tasks:
             tasks.add("text-generation-with-past")
         ordered = sorted(tasks, key=lambda t: (t != "feature-extraction", t))
-        yield model_type, ordered, pool_of(tasks)
+        pool = pool_of(tasks)
+        if pool == "base-only" and tasks == {"feature-extraction"}:
+            pool = base_pool(model_type)
+        yield model_type, ordered, pool
+
+
+# what a base model's forward takes first -> the pool whose candidates fit it
+BASE_POOLS = {"input_ids": "base-text", "pixel_values": "base-vision", "input_values": "base-audio",
+              "input_features": "base-features"}
+
+
+def base_pool(model_type: str) -> str:
+    """Pool of a type whose only head is the base model: from the model class's main input;
+    composite configs (sub-models inside) are left to their own work (towers, VLM split)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from xporter_onnx.generic import model_class_for
+
+    if getattr(CONFIG_MAPPING[model_type], "sub_configs", None):
+        return "composite"
+    try:
+        main_input = getattr(model_class_for(model_type, "feature-extraction"), "main_input_name", None)
+    except Exception:  # a class needing a backend this environment lacks (torchaudio ...)
+        return "base-only"
+    return BASE_POOLS.get(main_input, "base-only")
+
+
+def _save(out: Path, data: Dict[str, Any]) -> None:
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(out)
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:
@@ -164,11 +203,13 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
             continue
         started = time.perf_counter()
         print(f"[{index}/{len(todo)}] {model_type} ({pool})", file=sys.stderr, flush=True)
+        # recorded before the run: a type that hangs in native code (where the alarm cannot
+        # interrupt it) is killed from outside and skipped when the probe is restarted
+        _save(out, dict(data, **{model_type: {"model_type": model_type, "pool": pool, "tasks": tasks,
+                                               "tried": [], "error": "hung or killed (no result)"}}))
         data[model_type] = dict(probe_type(model_type, tasks, pool, sys.stderr, args.timeout),
                                 seconds=round(time.perf_counter() - started, 1))
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        tmp.replace(out)
+        _save(out, data)
     return 0
 
 

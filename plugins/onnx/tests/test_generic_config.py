@@ -110,3 +110,16 @@ def test_heads_without_a_generic_base_name_the_reason():
         generic_config("t5", "text2text-generation", AutoConfig.for_model("t5"))
     with pytest.raises(UnknownModelTypeError, match="no transformers class"):
         generic_config("bert", "image-classification", AutoConfig.for_model("bert"))
+
+
+def test_custom_class_for_a_with_past_task_exports_the_cache(tmp_path):
+    """A bare config class passed as ``custom_onnx_config`` gets the cache inputs of a with-past task
+    (as the registry's constructors do), not the cache-free graph under the with-past name."""
+    import xporter_onnx
+    from xporter_onnx.configs.decoder import DecoderOnnxConfig
+
+    source = _tiny("llama", "text-generation", tmp_path / "src")
+    report = xporter_onnx.export(source, tmp_path / "onnx", task="text-generation-with-past",
+                                 custom_onnx_config=DecoderOnnxConfig)
+    assert report.ok and "past_key_values.0.key" in report.parts["model"]["inputs"]
+    assert "present.0.value" in report.parts["model"]["outputs"]

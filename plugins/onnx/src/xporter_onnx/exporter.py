@@ -44,6 +44,16 @@ class ExportReport(CoreExportReport):
 
 
 
+def _custom_constructor(custom_onnx_config: Any, task: str) -> Any:
+    """A custom config class used for a ``-with-past`` task gets the cache inputs and outputs, as a
+    registered one does (a bare class would export the cache-free graph under the with-past name)."""
+    from xporter.registry import ConfigConstructor, supports_past
+
+    if isinstance(custom_onnx_config, type) and task.endswith("-with-past") and supports_past(custom_onnx_config):
+        return ConfigConstructor(custom_onnx_config, task.replace("-with-past", ""), use_past=True)
+    return custom_onnx_config
+
+
 def _config_json(model_name_or_path, cache_dir) -> Dict[str, Any]:
     from xporter import hub
 
@@ -199,7 +209,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     else:
         if task == "auto":
             task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
-        constructor = custom_onnx_config
+        constructor = _custom_constructor(custom_onnx_config, task)
     weight_bytes = _preflight(model_name_or_path, library, dtype, cache_dir)
     check_output_dir(output, overwrite, source=model_name_or_path, required_bytes=weight_bytes)
     base_task = task.replace("-with-past", "")
