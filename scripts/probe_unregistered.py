@@ -56,16 +56,27 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
     """(label, base class, class attributes, tiny config kwargs) to try, most common first."""
     from xporter_onnx.configs import decoder_llms as llms
     from xporter_onnx.configs.audio import AUDIO, TINY_W2V
-    from xporter_onnx.configs.decoder import OWN_CLASS, TINY_GQA, DecoderOnnxConfig, MoeDecoderOnnxConfig
+    from xporter_onnx.configs.decoder import (OWN_CLASS, TINY, TINY_GQA, DecoderOnnxConfig, MlaDecoderOnnxConfig,
+                                              MoeDecoderOnnxConfig)
     from xporter_onnx.configs.text_encoders import NO_TT, OPTIONAL_TT, TINY_TEXT
-    from xporter_onnx.configs.vision import PIXELS, TINY_CONV, TINY_SWIN, TINY_VIT
+    from xporter_onnx.configs.vision import PIXELS, TINY_CONV, TINY_DETR, TINY_SWIN, TINY_VIT
     from xporter_onnx.modalities import AudioFeaturesOnnxConfig, AudioOnnxConfig, TextEncoderOnnxConfig, VisionOnnxConfig
 
+    padded = dict(TINY_TEXT, pad_token_id=0, bos_token_id=1, eos_token_id=2)  # default ids beyond the tiny vocab
     text = [("text", TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TEXT), ("text-no-tt", TextEncoderOnnxConfig, NO_TT,
-                                                                       TINY_TEXT)]
+                                                                       TINY_TEXT),
+            ("text-padded", TextEncoderOnnxConfig, OPTIONAL_TT, padded)]
+    features = ("features", AudioFeaturesOnnxConfig, AUDIO,
+                dict(TINY_TEXT, num_mel_bins=16, feature_size=16, input_feat_per_channel=16, d_model=32,
+                     encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=37, num_attention_heads=4,
+                     pad_token_id=0))
+    DETR = dict(INPUT_NAMES=("pixel_values", "pixel_mask"), ATOL_FOR_VALIDATION=1e-4, VALIDATION_SHAPES={"batch_size": 3},
+                OUTPUTS={"feature-extraction": {"last_hidden_state": {0: "batch_size", 1: "num_queries"}}})
     decoders = [("decoder", DecoderOnnxConfig, OWN_CLASS, TINY_GQA),
                 ("decoder-moe", MoeDecoderOnnxConfig, OWN_CLASS, llms.TINY_MOE),
-                ("decoder-sliding", DecoderOnnxConfig, OWN_CLASS, dict(TINY_GQA, **llms.SLIDING))]
+                ("decoder-sliding", DecoderOnnxConfig, OWN_CLASS, dict(TINY_GQA, **llms.SLIDING)),
+                ("decoder-mla", MlaDecoderOnnxConfig, OWN_CLASS, llms.TINY_MLA),
+                ("decoder-mha", DecoderOnnxConfig, OWN_CLASS, TINY)]  # families without num_key_value_heads
     if pool == "causal":
         return decoders + (text if tasks & TEXT_TASKS else [])
     if pool == "encoder":
@@ -74,13 +85,11 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
         return [("vit", VisionOnnxConfig, PIXELS, TINY_VIT), ("conv", VisionOnnxConfig, PIXELS, TINY_CONV),
                 ("swin", VisionOnnxConfig, PIXELS, TINY_SWIN),
                 ("vit-dims", VisionOnnxConfig, PIXELS, dict(TINY_VIT, embed_dim=32, hidden_sizes=[8, 16],
-                                                            depths=[1, 1], num_heads=[2, 2]))]
+                                                            depths=[1, 1], num_heads=[2, 2])),
+                ("detr", VisionOnnxConfig, DETR, dict(TINY_DETR, image_size=64))]
     if pool == "audio":
-        return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V)]
+        return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V), features]
     if pool.startswith("base-"):
-        features = ("features", AudioFeaturesOnnxConfig, AUDIO,
-                    dict(TINY_TEXT, num_mel_bins=16, feature_size=16, input_feat_per_channel=16, d_model=32,
-                         encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=37, num_attention_heads=4))
         return {"base-text": text + decoders[:1], "base-vision": candidates("vision", tasks),
                 "base-audio": candidates("audio", tasks), "base-features": [features]}.get(pool, [])
     return []
@@ -108,12 +117,18 @@ def _timed_case(row: Any, task: str, seconds: int) -> Dict[str, Any]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def probe_type(model_type: str, tasks: List[str], pool: str, log: Any, timeout: int = 120) -> Dict[str, Any]:
+def probe_type(model_type: str, tasks: List[str], pool: str, log: Any, timeout: int = 120,
+               earlier: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Try the pool's candidates in order until one validates the main task, then the other tasks
+    (``earlier``: a previous record of this type, whose candidates are not tried again)."""
     from xporter_onnx.configs import Arch
     from xporter_onnx.coverage import main_task
 
-    record: Dict[str, Any] = {"model_type": model_type, "pool": pool, "tasks": tasks, "tried": []}
+    tried_before = list((earlier or {}).get("tried", []))
+    record: Dict[str, Any] = {"model_type": model_type, "pool": pool, "tasks": tasks, "tried": tried_before}
     for label, base, attrs, tiny in candidates(pool, set(tasks)):
+        if any(t["candidate"] == label for t in tried_before):
+            continue
         row_tasks = tuple(t for t in tasks if not (label.startswith("text") and t.startswith("text-generation")
                                                    and t.endswith("-with-past")))
         row = Arch(model_type, row_tasks, base, dict(attrs), tiny=dict(tiny))
@@ -189,6 +204,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     parser.add_argument("--pool", action="append", help="only these pools (causal, encoder, vision, audio)")
     parser.add_argument("-k", dest="match", help="only model types containing this")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per case")
+    parser.add_argument("--retry", action="store_true", help="probe again the types no candidate passed")
     parser.add_argument("--list", action="store_true", help="list the unregistered types and pools, run nothing")
     args = parser.parse_args(list(argv) if argv is not None else None)
     out = Path(args.out)
@@ -199,7 +215,8 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         if args.list:
             print(f"{pool:9} {model_type}: {', '.join(tasks)}")
             continue
-        if model_type in data:
+        if model_type in data and not (args.retry and not data[model_type].get("candidate")
+                                       and "hung" not in str(data[model_type].get("error"))):
             continue
         started = time.perf_counter()
         print(f"[{index}/{len(todo)}] {model_type} ({pool})", file=sys.stderr, flush=True)
@@ -207,7 +224,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         # interrupt it) is killed from outside and skipped when the probe is restarted
         _save(out, dict(data, **{model_type: {"model_type": model_type, "pool": pool, "tasks": tasks,
                                                "tried": [], "error": "hung or killed (no result)"}}))
-        data[model_type] = dict(probe_type(model_type, tasks, pool, sys.stderr, args.timeout),
+        data[model_type] = dict(probe_type(model_type, tasks, pool, sys.stderr, args.timeout, data.get(model_type)),
                                 seconds=round(time.perf_counter() - started, 1))
         _save(out, data)
     return 0

@@ -157,3 +157,23 @@ def test_rows_are_new_types():
     mine = [r.model_type for r in decoder_llms.ARCHITECTURES]
     assert len(set(mine)) == len(mine)
     assert all(types.count(t) == 1 for t in mine), [t for t in mine if types.count(t) > 1]
+
+
+def test_hybrid_layers_are_refused_with_the_reason(tmp_path):
+    """A decoder whose layers keep convolution state (lfm2 checkpoints mix conv and attention layers)
+    is refused in one line instead of exported with a cache that lacks that state."""
+    import xporter_onnx
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from xporter.errors import ExportError
+
+    from xporter_onnx.configs.decoder import TINY_GQA
+    from xporter_onnx.testing import transformers_knows
+
+    if not transformers_knows("lfm2"):
+        pytest.skip("this transformers has no lfm2")
+    config = AutoConfig.for_model("lfm2", **dict(TINY_GQA, layer_types=["conv", "full_attention"]))
+    AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "src")
+    with pytest.raises(ExportError, match="conv layers"):
+        xporter_onnx.export(tmp_path / "src", tmp_path / "onnx", task="text-generation-with-past",
+                            custom_onnx_config=decoder_llms.DecoderOnnxConfig)
+    assert not (tmp_path / "onnx").exists()

@@ -88,6 +88,7 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     # -- model plumbing (called by the base export wrapper) ------------------------------
     @contextlib.contextmanager
     def export_context(self, model: Any):
+        refuse_stateful_layers(model.config)
         with kv.traceable_masks(), traceable_rotary(model):
             yield
 
@@ -112,6 +113,24 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
         if self.use_past:
             flat.extend(kv.flatten_decoder_cache(kv.output_cache(model_output)))
         return flat
+
+
+# layer kinds whose whole cache is keys and values (what the single graph's past inputs carry)
+ATTENTION_LAYER_TYPES = {"full_attention", "sliding_attention", "chunked_attention", "attention"}
+
+
+def refuse_stateful_layers(config: Any) -> None:
+    """One clear error for hybrid models (convolution / linear-attention / state-space layers):
+    their cache also holds per-layer states that these past inputs do not carry, so a graph
+    exported anyway would validate on one step yet generate wrongly."""
+    from xporter.errors import ExportError
+
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    kinds = set(getattr(text_config, "layer_types", None) or ()) - ATTENTION_LAYER_TYPES
+    if kinds:
+        raise ExportError(f"'{config.model_type}' has {', '.join(sorted(kinds))} layers, whose recurrent state the "
+                          "key/value-only cache of this export does not carry",
+                          "export without the cache (--task text-generation), or wait for hybrid-cache support")
 
 
 class _FalconNormalized(DecoderNormalizedConfig):

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from . import Arch
-from .decoder import GENERATION_TASKS, OWN_CLASS, TINY_GQA, DecoderOnnxConfig, MlaDecoderOnnxConfig, MoeDecoderOnnxConfig
+from .decoder import (GENERATION_TASKS, OWN_CLASS, TINY, TINY_GQA, DecoderOnnxConfig, MlaDecoderOnnxConfig,
+                      MoeDecoderOnnxConfig)
 
 # head letters used in the rows: c = text-classification, t = token-classification, q = question-answering
 HEADS = {"c": "text-classification", "t": "token-classification", "q": "question-answering"}
@@ -46,6 +47,7 @@ def llm(model_type: str, heads: str = "", base: type = DecoderOnnxConfig, tiny: 
 
 MOE = dict(base=MoeDecoderOnnxConfig, tiny=TINY_MOE)
 MLA = dict(base=MlaDecoderOnnxConfig, tiny=TINY_MLA)
+MHA = dict(tiny=TINY)  # families without num_key_value_heads: every head has its own keys and values
 
 ARCHITECTURES = [
     # llama-like dense decoders: rotary positions (interleaved ones found by the export), GQA caches
@@ -63,4 +65,7 @@ ARCHITECTURES = [
     llm("phimoe", "c", **MOE), llm("qwen2_moe", "ctq", **MOE), llm("sarvam_moe", **MOE),
     # multi-head latent attention (+ experts)
     llm("glm4_moe_lite", **MLA), llm("sarvam_mla", **MLA),
+    # found by scripts/probe_unregistered.py (each row's greedy loop is tested like the ones above)
+    llm("diffllama", "ctq"), llm("phi4_multimodal"), llm("biogpt", "ct", **MHA), llm("ctrl", "c", **MHA),
+    llm("solar_open", **MOE), llm("axk1", "ct", **MLA),
 ]
