@@ -89,6 +89,11 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
                 ("detr", VisionOnnxConfig, DETR, dict(TINY_DETR, image_size=64))]
     if pool == "audio":
         return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V), features]
+    if pool == "seq2seq":
+        from xporter_onnx.configs.seq2seq import BART_LIKE_NAMES, TINY_BART, TINY_T5, T5Normalized, Seq2SeqOnnxConfig
+
+        return [("bart-like", Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES), TINY_BART),
+                ("t5-like", Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=T5Normalized), TINY_T5)]
     if pool.startswith("base-"):
         return {"base-text": text + decoders[:1], "base-vision": candidates("vision", tasks),
                 "base-audio": candidates("audio", tasks), "base-features": [features]}.get(pool, [])
@@ -165,6 +170,8 @@ def unregistered() -> Iterable[Tuple[str, List[str], str]]:
         tasks = auto_mapping_tasks(model_type)
         if "text-generation" in tasks:
             tasks.add("text-generation-with-past")
+        if "text2text-generation" in tasks and pool_of(tasks) == "seq2seq":
+            tasks |= {"text2text-generation-with-past", "feature-extraction-with-past"}
         ordered = sorted(tasks, key=lambda t: (t != "feature-extraction", t))
         pool = pool_of(tasks)
         if pool == "base-only" and tasks == {"feature-extraction"}:

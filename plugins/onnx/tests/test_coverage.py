@@ -45,3 +45,22 @@ def test_census_of_another_transformers_version_counts_nothing_swept(tmp_path):
 
 def test_missing_results_file_is_an_empty_census(tmp_path):
     assert coverage.load_results(tmp_path / "absent.json") == {}
+
+
+def test_sweep_missing_runs_only_cases_without_a_record(tmp_path, monkeypatch):
+    import io
+
+    rows = coverage.registered_rows()[:2]
+    ran = []
+
+    def fake_case(row, task, folder, use_row_class=False):
+        ran.append(coverage._norm(row.model_type))
+        return {"model_type": coverage._norm(row.model_type), "task": task, "ok": True, "seconds": 0.0}
+
+    monkeypatch.setattr(coverage, "run_case", fake_case)
+    path = tmp_path / "results.json"
+    monkeypatch.setattr(coverage, "registered_rows", lambda: rows[:1])
+    coverage.sweep(path, log=io.StringIO())
+    monkeypatch.setattr(coverage, "registered_rows", lambda: rows)
+    coverage.sweep(path, log=io.StringIO(), missing=True)  # the first row is recorded: only the second runs
+    assert ran == [coverage._norm(rows[0].model_type), coverage._norm(rows[1].model_type)]

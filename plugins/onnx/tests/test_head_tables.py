@@ -1,5 +1,5 @@
 """The tables of transformers 5 architectures with standard heads beyond Optimum's list
-(``configs/encoder_heads.py``, ``vision_heads.py``, ``audio_heads.py``; issue 10).
+(``configs/encoder_heads.py``, ``vision_heads.py``, ``audio_heads.py``, ``towers.py``; issue 10).
 
 Each row's tiny random model is exported for each of its tasks and validated against PyTorch
 on other shapes than the trace. One row per table runs by default, every other (row, task)
@@ -21,9 +21,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from xporter_onnx.testing import skip_unless_known  # noqa: E402
 
-TABLES = ("encoder_heads", "vision_heads", "audio_heads")
+TABLES = ("encoder_heads", "vision_heads", "audio_heads", "towers")
 # one family per table, on its main task, in the default run
-DEFAULT = {"encoder_heads": "ernie", "vision_heads": "focalnet", "audio_heads": "parakeet_ctc"}
+DEFAULT = {"encoder_heads": "ernie", "vision_heads": "focalnet", "audio_heads": "glmasr_encoder",
+           "towers": "clip_text_model"}
 
 
 def _tables():

@@ -5,6 +5,7 @@
     python -m xporter_onnx.coverage --sweep              # export + validate one task per type, then the census
     python -m xporter_onnx.coverage --sweep --all-tasks  # every registered (type, task) pair
     python -m xporter_onnx.coverage --sweep -k glm       # only types containing "glm"
+    python -m xporter_onnx.coverage --sweep --missing    # only cases without a record (new rows)
 
 The sweep builds each row's tiny random model, exports it with :func:`xporter_onnx.export`
 (which validates against PyTorch on other shapes than the trace) and appends one record per
@@ -102,8 +103,9 @@ def run_case(row: Any, task: str, folder: Path, use_row_class: bool = False) -> 
 
 
 def sweep(results_path: Path, all_tasks: bool = False, match: Optional[str] = None,
-          log: Any = sys.stderr) -> Dict[str, Any]:
-    """Run the cases and merge their records into ``results_path`` (saved after every case)."""
+          log: Any = sys.stderr, missing: bool = False) -> Dict[str, Any]:
+    """Run the cases and merge their records into ``results_path`` (saved after every case;
+    ``missing``: only the cases this transformers version has no record of, e.g. new rows)."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,7 +115,8 @@ def sweep(results_path: Path, all_tasks: bool = False, match: Optional[str] = No
     runs = data.setdefault("runs", {})
     run = runs.setdefault(versions["transformers"], {"torch": versions["torch"], "cases": {}})
     cases = [(row, task) for row in registered_rows() if match is None or match in _norm(row.model_type)
-             for task in (row.tasks if all_tasks else (main_task(row),))]
+             for task in (row.tasks if all_tasks else (main_task(row),))
+             if not (missing and f"{_norm(row.model_type)}:{task}" in run["cases"])]
     started = time.perf_counter()
     for index, (row, task) in enumerate(cases, 1):
         with tempfile.TemporaryDirectory(prefix="xporter-coverage-") as tmp:
@@ -183,9 +186,13 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="export and validate before the census")
     parser.add_argument("--all-tasks", action="store_true", help="with --sweep: every registered pair")
     parser.add_argument("-k", dest="match", help="with --sweep: only model types containing this")
+    parser.add_argument("--missing", action="store_true", help="with --sweep: only cases not yet recorded")
     args = parser.parse_args(list(argv) if argv is not None else None)
     results_path = Path(args.results)
-    results = sweep(results_path, args.all_tasks, args.match) if args.sweep else load_results(results_path)
+    if args.sweep:
+        results = sweep(results_path, args.all_tasks, args.match, missing=args.missing)
+    else:
+        results = load_results(results_path)
     summary = census(results)
     if args.json:
         print(json.dumps(summary, indent=1))

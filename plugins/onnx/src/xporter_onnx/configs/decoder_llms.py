@@ -16,7 +16,7 @@ run only where transformers has the type (``xporter_onnx.testing.skip_unless_kno
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from . import Arch
 from .decoder import (GENERATION_TASKS, OWN_CLASS, TINY, TINY_GQA, DecoderOnnxConfig, MlaDecoderOnnxConfig,
@@ -38,11 +38,12 @@ SLIDING = dict(sliding_window=4)
 
 
 def llm(model_type: str, heads: str = "", base: type = DecoderOnnxConfig, tiny: Dict[str, Any] = TINY_GQA,
-        attrs: Dict[str, Any] = OWN_CLASS, **tiny_overrides: Any) -> Arch:
+        attrs: Dict[str, Any] = OWN_CLASS, name: Optional[str] = None, **tiny_overrides: Any) -> Arch:
     """A row for ``model_type``: the generation/feature tasks plus the heads named by ``heads``
-    (letters of :data:`HEADS`), the tiny config ``tiny`` updated with ``tiny_overrides``."""
+    (letters of :data:`HEADS`), the tiny config ``tiny`` updated with ``tiny_overrides`` (``name``:
+    the class name, where the type shares its transformers config class with another type)."""
     tasks = GENERATION_TASKS + tuple(HEADS[letter] for letter in heads)
-    return Arch(model_type, tasks, base, dict(attrs), tiny=dict(tiny, **tiny_overrides))
+    return Arch(model_type, tasks, base, dict(attrs), tiny=dict(tiny, **tiny_overrides), name=name)
 
 
 MOE = dict(base=MoeDecoderOnnxConfig, tiny=TINY_MOE)
@@ -68,4 +69,8 @@ ARCHITECTURES = [
     # found by scripts/probe_unregistered.py (each row's greedy loop is tested like the ones above)
     llm("diffllama", "ctq"), llm("phi4_multimodal"), llm("biogpt", "ct", **MHA), llm("ctrl", "c", **MHA),
     llm("solar_open", **MOE), llm("axk1", "ct", **MLA),
+    llm("moshi"), llm("gpt-sw3", "ct", name="GPTSw3OnnxConfig", **MHA), llm("gpt_neox_japanese", **MHA), llm("hrm_text", **MHA),
+    llm("modernbert-decoder", "c", **MHA), llm("persimmon", "ct", **MHA), llm("xglm", **MHA),
+    llm("hy_v3", **MOE), llm("kolibri1", **MOE), llm("mellum", **MOE), llm("minimax_m3_vl_text", **MOE),
+    llm("minicpm3", "c", **MLA), llm("youtu", **MLA),
 ]

@@ -1,0 +1,30 @@
+"""Image architectures of transformers 5.x beyond Optimum's list, as data.
+
+Each row validates with the plain :class:`~xporter_onnx.modalities.VisionOnnxConfig`
+(``pixel_values`` in, the head's outputs out); rows differ in their tasks (the type's auto
+mappings in transformers 5.24, checked by ``tests/test_head_tables.py``) and in the tiny
+config the sweep builds. Found by ``scripts/probe_unregistered.py``; families needing more
+(DETR-style detectors with their own post-processing, Mask2Former's query outputs) are left
+to rows with classes of their own.
+"""
+
+from __future__ import annotations
+
+from ..modalities import VisionOnnxConfig
+from . import Arch
+from .vision import FE_IC, FE_IC_MIM, PIXELS, TINY_CONV, TINY_VIT
+
+DEPTH = ("depth-estimation",)
+FEATURES = ("feature-extraction",)
+
+
+def image(model_type: str, tasks=FE_IC, tiny=TINY_VIT, **kwargs) -> Arch:
+    return Arch(model_type, tuple(tasks), VisionOnnxConfig, dict(PIXELS), tiny=dict(tiny), **kwargs)
+
+
+ARCHITECTURES = [
+    image("focalnet", FE_IC_MIM), image("ijepa"), image("swiftformer"), image("textnet"),
+    image("chmv2", DEPTH), image("depth_anything", DEPTH, TINY_CONV), image("prompt_depth_anything", DEPTH, TINY_CONV),
+    image("dinov3_convnext", FEATURES), image("mlcd", FEATURES, name="MLCDOnnxConfig"), image("pixio", FEATURES),
+    image("maskformer-swin", FEATURES, TINY_CONV),
+]
