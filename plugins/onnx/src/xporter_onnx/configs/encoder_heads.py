@@ -35,4 +35,5 @@ ARCHITECTURES = [
     encoder("esmc", LAYOUT), encoder("gte", LAYOUT), encoder("modernvbert", LAYOUT), encoder("nomic_bert", LAYOUT),
     encoder("jina_embeddings_v3", NO_MC), encoder("neomme", ("feature-extraction", "fill-mask")),
     encoder("roberta-prelayernorm", WITH_CAUSAL), encoder("roc_bert", WITH_CAUSAL), encoder("ultrabert", NO_MC),
+    encoder("xlm-roberta-xl", WITH_CAUSAL), encoder("yoso"),
 ]

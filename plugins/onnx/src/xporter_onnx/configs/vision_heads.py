@@ -16,6 +16,9 @@ from .vision import FE_IC, FE_IC_MIM, PIXELS, TINY_CONV, TINY_VIT
 
 DEPTH = ("depth-estimation",)
 FEATURES = ("feature-extraction",)
+# BiT's group norms take 8 groups, so every width is a multiple of 8 (the default 32 groups would not divide)
+TINY_BIT = dict(num_channels=3, embedding_size=32, hidden_sizes=[32, 64], depths=[1, 1], num_groups=8,
+                layer_type="preactivation", image_size=32)
 
 
 def image(model_type: str, tasks=FE_IC, tiny=TINY_VIT, **kwargs) -> Arch:
@@ -26,5 +29,6 @@ ARCHITECTURES = [
     image("focalnet", FE_IC_MIM), image("ijepa"), image("swiftformer"), image("textnet"),
     image("chmv2", DEPTH), image("depth_anything", DEPTH, TINY_CONV), image("prompt_depth_anything", DEPTH, TINY_CONV),
     image("dinov3_convnext", FEATURES), image("mlcd", FEATURES, name="MLCDOnnxConfig"), image("pixio", FEATURES),
-    image("maskformer-swin", FEATURES, TINY_CONV),
+    image("maskformer-swin", FEATURES, TINY_CONV), image("bit", FE_IC, TINY_BIT),
+    image("vitdet", FEATURES),
 ]
