@@ -52,7 +52,7 @@ def pool_of(tasks: set) -> str:
     return "base-only"
 
 
-def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], Dict[str, Any]]]:
+def candidates(pool: str, tasks: set, model_type: str = "") -> List[Tuple[str, type, Dict[str, Any], Dict[str, Any]]]:
     """(label, base class, class attributes, tiny config kwargs) to try, most common first."""
     from xporter_onnx.configs import decoder_llms as llms
     from xporter_onnx.configs.audio import AUDIO, TINY_W2V
@@ -89,11 +89,21 @@ def candidates(pool: str, tasks: set) -> List[Tuple[str, type, Dict[str, Any], D
                 ("detr", VisionOnnxConfig, DETR, dict(TINY_DETR, image_size=64))]
     if pool == "audio":
         return [("w2v", AudioOnnxConfig, AUDIO, TINY_W2V), features]
+    if pool == "composite":  # dual encoders (CLIP-likes): a text and a vision tower under one model
+        from xporter_onnx.configs.multimodal import CLIP, TINY_CLIP, TINY_TEXT_TOWER, TINY_VISION_TOWER, ClipLikeOnnxConfig
+
+        return [("clip-like", ClipLikeOnnxConfig, dict(CLIP), dict(TINY_CLIP)),
+                ("clip-like-tt", ClipLikeOnnxConfig, dict(CLIP), dict(
+                    text_config=dict(TINY_TEXT_TOWER, type_vocab_size=2), vision_config=TINY_VISION_TOWER,
+                    projection_dim=16))]
     if pool == "seq2seq":
         from xporter_onnx.configs.seq2seq import BART_LIKE_NAMES, TINY_BART, TINY_T5, T5Normalized, Seq2SeqOnnxConfig
 
         return [("bart-like", Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=BART_LIKE_NAMES), TINY_BART),
                 ("t5-like", Seq2SeqOnnxConfig, dict(NORMALIZED_CONFIG_CLASS=T5Normalized), TINY_T5)]
+    if pool.startswith("tower-"):
+        return [(f"own-{label}", base, dict(attrs, MODEL_CLASSES={"feature-extraction": own_model_class(model_type)}),
+                 tiny) for label, base, attrs, tiny in candidates("base-" + pool[6:], tasks, model_type)]
     if pool.startswith("base-"):
         return {"base-text": text + decoders[:1], "base-vision": candidates("vision", tasks),
                 "base-audio": candidates("audio", tasks), "base-features": [features]}.get(pool, [])
@@ -131,7 +141,7 @@ def probe_type(model_type: str, tasks: List[str], pool: str, log: Any, timeout: 
 
     tried_before = list((earlier or {}).get("tried", []))
     record: Dict[str, Any] = {"model_type": model_type, "pool": pool, "tasks": tasks, "tried": tried_before}
-    for label, base, attrs, tiny in candidates(pool, set(tasks)):
+    for label, base, attrs, tiny in candidates(pool, set(tasks), model_type):
         if any(t["candidate"] == label for t in tried_before):
             continue
         row_tasks = tuple(t for t in tasks if not (label.startswith("text") and t.startswith("text-generation")
@@ -176,7 +186,20 @@ def unregistered() -> Iterable[Tuple[str, List[str], str]]:
         pool = pool_of(tasks)
         if pool == "base-only" and tasks == {"feature-extraction"}:
             pool = base_pool(model_type)
+        elif pool == "base-only" and not tasks and own_model_class(model_type):
+            # no auto mapping at all: a sub-model type whose own class (Aimv2TextConfig -> Aimv2TextModel)
+            # is exported for feature-extraction through the row's MODEL_CLASSES
+            pool, ordered = "tower-" + base_pool(model_type, own_model_class(model_type))[5:], ["feature-extraction"]
         yield model_type, ordered, pool
+
+
+def own_model_class(model_type: str) -> Optional[str]:
+    """``<Stem>Model`` for a type whose config class is ``<Stem>Config``, when transformers has it."""
+    import transformers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    name = CONFIG_MAPPING_NAMES[model_type][: -len("Config")] + "Model"
+    return name if hasattr(transformers, name) else None
 
 
 # what a base model's forward takes first -> the pool whose candidates fit it
@@ -184,16 +207,19 @@ BASE_POOLS = {"input_ids": "base-text", "pixel_values": "base-vision", "input_va
               "input_features": "base-features"}
 
 
-def base_pool(model_type: str) -> str:
+def base_pool(model_type: str, class_name: Optional[str] = None) -> str:
     """Pool of a type whose only head is the base model: from the model class's main input;
     composite configs (sub-models inside) are left to their own work (towers, VLM split)."""
+    import transformers
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     from xporter_onnx.generic import model_class_for
 
     if getattr(CONFIG_MAPPING[model_type], "sub_configs", None):
         return "composite"
     try:
-        main_input = getattr(model_class_for(model_type, "feature-extraction"), "main_input_name", None)
+        model_class = getattr(transformers, class_name) if class_name else model_class_for(model_type,
+                                                                                           "feature-extraction")
+        main_input = getattr(model_class, "main_input_name", None)
     except Exception:  # a class needing a backend this environment lacks (torchaudio ...)
         return "base-only"
     return BASE_POOLS.get(main_input, "base-only")
