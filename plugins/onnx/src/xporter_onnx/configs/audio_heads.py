@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..modalities import AudioFeaturesOnnxConfig
 from . import Arch
-from .audio import AUDIO, FRAME_FEATURES
+from .audio import AUDIO, FRAME_FEATURES, TINY_W2V
 from .text_encoders import TINY_TEXT
 
 # the size names of the families differ (d_model / hidden_size, num_mel_bins / feature_size): all set
@@ -33,7 +33,13 @@ def speech_encoder(model_type: str, tasks=("feature-extraction",), frame_major: 
 
 # auto-mapped tasks a row does not export, and why (tests/test_head_tables.py reads this)
 LEFT_OUT = {"parakeet_ctc": {"feature-extraction": "AutoModel maps parakeet_ctc to ParakeetForCTC, which returns "
-                                                   "logits only: its encoder is the parakeet_encoder row"}}
+                                                   "logits only: its encoder is the parakeet_encoder row"},
+            "wav2vec2-bert": {"audio-xvector": "the x-vector head splits its statistics pooling by the traced "
+                                               "batch, so other batch sizes fail in ONNX Runtime"}}
+# w2v-BERT 2.0: frame-major filter-bank stacks (feature_projection_input_dim per frame), a conformer encoder
+TINY_W2V_BERT = dict(TINY_W2V, feature_projection_input_dim=80, input_feat_per_channel=80, input_channels=1,
+                     conv_depthwise_kernel_size=3, num_mel_bins=80, adapter_kernel_size=3, adapter_stride=2,
+                     output_hidden_size=32)
 
 
 ARCHITECTURES = [
@@ -43,4 +49,7 @@ ARCHITECTURES = [
     speech_encoder("nemotron3_5_transcribe_asr_audio", frame_major=True),
     speech_encoder("nemotron3_diarization_audio", frame_major=True),
     speech_encoder("parakeet_ctc", ("automatic-speech-recognition",), frame_major=True),
+    Arch("wav2vec2-bert", ("feature-extraction", "automatic-speech-recognition", "audio-classification",
+                           "audio-frame-classification"), AudioFeaturesOnnxConfig, dict(FRAME_FEATURES),
+         tiny=dict(TINY_W2V_BERT)),
 ]

@@ -12,13 +12,30 @@ from __future__ import annotations
 
 from ..modalities import VisionOnnxConfig
 from . import Arch
-from .vision import FE_IC, FE_IC_MIM, PIXELS, TINY_CONV, TINY_VIT
+from .vision import FE_IC, FE_IC_MIM, PIXELS, TINY_CONV, TINY_DETR, TINY_VIT
 
 DEPTH = ("depth-estimation",)
 FEATURES = ("feature-extraction",)
 # BiT's group norms take 8 groups, so every width is a multiple of 8 (the default 32 groups would not divide)
 TINY_BIT = dict(num_channels=3, embedding_size=32, hidden_sizes=[32, 64], depths=[1, 1], num_groups=8,
                 layer_type="preactivation", image_size=32)
+
+
+# DETR-style detectors: a pixel mask beside the pixels, one query axis in the outputs
+DETR = dict(INPUT_NAMES=("pixel_values", "pixel_mask"), ATOL_FOR_VALIDATION=1e-4, VALIDATION_SHAPES={"batch_size": 3},
+            OUTPUTS={"feature-extraction": {"last_hidden_state": {0: "batch_size", 1: "num_queries"}}})
+TINY_DETR64 = dict(TINY_DETR, image_size=64)
+# auto-mapped tasks a row does not export, and why (tests/test_head_tables.py reads this)
+LEFT_OUT = {
+    "sapiens2": {"image-segmentation": "its segmentation head reads a feature map the base forward does not return",
+                 "semantic-segmentation": "same head as image-segmentation"},
+    "deformable_detr": {"object-detection": "transformers 5.24 cannot reload a saved DeformableDetrForObjectDetection "
+                                            "(its tie_weights_keys pattern matches the first box head)"},
+}
+
+
+def detector(model_type: str, tasks=("feature-extraction", "object-detection")) -> Arch:
+    return Arch(model_type, tuple(tasks), VisionOnnxConfig, dict(DETR), tiny=dict(TINY_DETR64))
 
 
 def image(model_type: str, tasks=FE_IC, tiny=TINY_VIT, **kwargs) -> Arch:
@@ -30,5 +47,6 @@ ARCHITECTURES = [
     image("chmv2", DEPTH), image("depth_anything", DEPTH, TINY_CONV), image("prompt_depth_anything", DEPTH, TINY_CONV),
     image("dinov3_convnext", FEATURES), image("mlcd", FEATURES, name="MLCDOnnxConfig"), image("pixio", FEATURES),
     image("maskformer-swin", FEATURES, TINY_CONV), image("bit", FE_IC, TINY_BIT),
-    image("vitdet", FEATURES),
+    image("vitdet", FEATURES), image("sapiens2", FEATURES),
+    detector("conditional_detr"), detector("dab-detr"), detector("deformable_detr", FEATURES),
 ]
