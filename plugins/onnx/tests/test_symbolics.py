@@ -63,3 +63,30 @@ def test_registration_is_idempotent():
     buffer = io.BytesIO()
     torch.onnx.export(Norm(), (torch.randn(2, 8),), buffer, dynamo=False, opset_version=18)
     assert b"ReduceMean" in buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+def test_antialiased_resize_matches_pytorch_at_opset_18(mode):
+    """Position-embedding resizes (DINOv2 with registers) use PyTorch's PIL-style antialiased bicubic."""
+    import onnxruntime as ort
+    import torch
+
+    from xporter_onnx.symbolics import register_missing_ops
+
+    class Resize(torch.nn.Module):
+        def forward(self, x, like):
+            return torch.nn.functional.interpolate(x, size=like.shape[2:], mode=mode, align_corners=False,
+                                                   antialias=True)
+
+    register_missing_ops()
+    buffer = io.BytesIO()
+    torch.onnx.export(Resize(), (torch.randn(1, 4, 6, 6), torch.zeros(1, 1, 3, 5)), buffer, dynamo=False,
+                      opset_version=18, input_names=["x", "like"], dynamic_axes={"like": {2: "h", 3: "w"}})
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    for height, width in [(3, 5), (4, 4), (8, 9)]:  # down, down, up
+        x, like = torch.randn(1, 4, 6, 6), torch.zeros(1, 1, height, width)
+        got = session.run(None, {"x": x.numpy(), "like": like.numpy()})[0]
+        np.testing.assert_allclose(got, Resize()(x, like).numpy(), atol=1e-5)
+    with pytest.raises(Exception, match="opset 18"):
+        torch.onnx.export(Resize(), (torch.randn(1, 4, 6, 6), torch.zeros(1, 1, 3, 5)), io.BytesIO(), dynamo=False,
+                          opset_version=17)

@@ -2,7 +2,9 @@
 
 Architectures newer than the TorchScript exporter call ops it never learnt: ``aten::rms_norm``
 (``nn.RMSNorm`` / ``F.rms_norm``, used by current decoders and encoders), ``aten::expm1``
-(xIELU activations) and ``aten::histc`` (expert-load counting in mixture-of-experts routers).
+(xIELU activations), ``aten::histc`` (expert-load counting in mixture-of-experts routers) and
+``aten::_upsample_bicubic2d_aa`` / ``_bilinear2d_aa`` (antialiased position-embedding resizes of
+DINOv2-style encoders).
 Each has an exact ONNX composition of standard ops, so instead of failing with
 "UnsupportedOperatorError" the exporter registers them (:func:`register_missing_ops`, once per
 process, before its first TorchScript export). They stay registered: torch 2.13 cannot undo a
@@ -85,7 +87,33 @@ def histc(g: Any, x: Any, bins: Any, low: Any, high: Any) -> Any:
     return helper._reducesum_helper(g, ones, axes_i=[0], keepdims_i=0)
 
 
-SYMBOLICS = {"aten::expm1": expm1, "aten::rms_norm": rms_norm, "aten::histc": histc}
+def _antialiased_resize(mode: str) -> Any:
+    """Antialiased resizes (``F.interpolate(..., antialias=True)``, used to resize position embeddings)
+    as ONNX ``Resize`` with ``antialias=1``, which exists from opset 18."""
+
+    def symbolic(g: Any, x: Any, output_size: Any, align_corners: Any, *scales: Any) -> Any:
+        from torch.onnx import errors, symbolic_helper as helper
+
+        if g.opset < 18:
+            raise errors.SymbolicValueError(f"antialiased {mode} resize needs opset 18 (Resize antialias): "
+                                            "use --opset 18", x)
+        name = "upsample_bicubic2d" if mode == "cubic" else "upsample_bilinear2d"
+        resized = helper._interpolate_helper(name, 4, mode)(g, x, output_size, align_corners, *scales)
+        node = resized.node()
+        # PyTorch's antialiased filters are PIL's: taps outside the image dropped, not clamped;
+        # its bicubic uses Keys a = -0.5 (ONNX's default is -0.75)
+        node.i_("antialias", 1)
+        node.i_("exclude_outside", 1)
+        if mode == "cubic":
+            node.f_("cubic_coeff_a", -0.5)
+        return resized
+
+    return symbolic
+
+
+SYMBOLICS = {"aten::expm1": expm1, "aten::rms_norm": rms_norm, "aten::histc": histc,
+             "aten::_upsample_bicubic2d_aa": _antialiased_resize("cubic"),
+             "aten::_upsample_bilinear2d_aa": _antialiased_resize("linear")}
 FIRST_OPSET = 9
 
 

@@ -89,6 +89,8 @@ ARCHITECTURES += [own_class_tower(t, c, VisionOnnxConfig, PIXELS, TINY_VIT) for 
 ARCHITECTURES += [own_class_tower(t, c, DecoderOnnxConfig, OWN_CLASS, TINY_GQA) for t, c in OWN_CLASS_DECODER]
 ARCHITECTURES += [
     # Step3p5's vision tower (its class carries the 3p7 name); projector sizes set to the tiny width
+    own_class_tower("tipsv2_vision_model", "Tipsv2VisionModel", VisionOnnxConfig, PIXELS,
+                    dict(TINY_VIT, mlp_ratio=2, num_register_tokens=2)),
     own_class_tower("step3p5_vision", "Step3p7VisionModel", VisionOnnxConfig, PIXELS,
                     dict(TINY_VIT, vision_output_dim=32, projector_input_dim=32, projector_output_dim=32)),
     # dual encoders under AutoModel alone: text and image embeddings in one graph, as CLIP's row
