@@ -105,7 +105,9 @@ def candidates(pool: str, tasks: set, model_type: str = "") -> List[Tuple[str, t
         return [(f"own-{label}", base, dict(attrs, MODEL_CLASSES={"feature-extraction": own_model_class(model_type)}),
                  tiny) for label, base, attrs, tiny in candidates("base-" + pool[6:], tasks, model_type)]
     if pool.startswith("base-"):
-        return {"base-text": text + decoders[:1], "base-vision": candidates("vision", tasks),
+        padded_decoder = ("decoder-padded", DecoderOnnxConfig, OWN_CLASS, dict(TINY_GQA, pad_token_id=0, bos_token_id=1,
+                                                                                eos_token_id=2))
+        return {"base-text": text + decoders[:2] + decoders[-1:] + [padded_decoder], "base-vision": candidates("vision", tasks),
                 "base-audio": candidates("audio", tasks), "base-features": [features]}.get(pool, [])
     return []
 

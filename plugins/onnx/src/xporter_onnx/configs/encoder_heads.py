@@ -35,5 +35,10 @@ ARCHITECTURES = [
     encoder("esmc", LAYOUT), encoder("gte", LAYOUT), encoder("modernvbert", LAYOUT), encoder("nomic_bert", LAYOUT),
     encoder("jina_embeddings_v3", NO_MC), encoder("neomme", ("feature-extraction", "fill-mask")),
     encoder("roberta-prelayernorm", WITH_CAUSAL), encoder("roc_bert", WITH_CAUSAL), encoder("ultrabert", NO_MC),
-    encoder("xlm-roberta-xl", WITH_CAUSAL), encoder("yoso"),
+    encoder("xlm-roberta-xl", WITH_CAUSAL), encoder("yoso"), encoder("eurobert", LAYOUT, PADDED_TEXT),
+    # a mixture-of-experts token classifier with grouped-query attention
+    encoder("openai_privacy_filter", ("feature-extraction", "token-classification"),
+            dict(PADDED_TEXT, num_key_value_heads=2, head_dim=8, num_local_experts=4, num_experts_per_tok=2)),
+    # X-MOD routes through per-language adapters: the tiny model has one language, set as the default
+    encoder("xmod", WITH_CAUSAL, dict(TINY_TEXT, languages=["en_XX"], default_language="en_XX")),
 ]

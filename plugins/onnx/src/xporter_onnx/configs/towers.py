@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ..modalities import TextEncoderOnnxConfig, VisionOnnxConfig
 from . import Arch
-from .decoder import OWN_CLASS, TINY_GQA, DecoderOnnxConfig
+from .decoder import OWN_CLASS, TINY_GQA, DecoderOnnxConfig, MoeDecoderOnnxConfig
+from .decoder_llms import TINY_MOE
 from .encoder_heads import PADDED_TEXT
 from .multimodal import CLIP, TINY_CLIP, ClipLikeOnnxConfig
 from .text_encoders import OPTIONAL_TT, TINY_TEXT
@@ -83,6 +84,8 @@ ARCHITECTURES = [
     Arch("qwen3_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_GQA)),
     Arch("qwen2_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MROPE)),
     Arch("qwen2_5_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MROPE)),
+    Arch("qwen3_vl_moe_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
+    Arch("muse_spark_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
 ]
 ARCHITECTURES += [own_class_tower(t, c, TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TEXT) for t, c in OWN_CLASS_TEXT]
 ARCHITECTURES += [own_class_tower(t, c, VisionOnnxConfig, PIXELS, TINY_VIT) for t, c in OWN_CLASS_VISION]
