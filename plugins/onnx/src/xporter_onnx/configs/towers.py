@@ -79,6 +79,9 @@ ARCHITECTURES = [
     vision_tower("sam_vision_model"), vision_tower("sam2_hiera_det_model", tiny=TINY_CONV),
     text_tower("clip_text_model", name="CLIPTextModelOnnxConfig"), text_tower("embedding_gemma2_text"),
     text_tower("muse_glimmer_text"), text_tower("granite_docling_text", PADDED_TEXT), text_tower("tipsv2_text_model"),
+    # DPR's AutoModel is the question encoder: its embedding is the pooled output, not token states
+    Arch("dpr", FEATURES, TextEncoderOnnxConfig,
+         dict(OPTIONAL_TT, OUTPUTS={"feature-extraction": {"pooler_output": {0: "batch_size"}}}), tiny=dict(TINY_TEXT)),
     # a decoder's text stack under AutoModel: hidden states without the cache
     Arch("molmo2_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_GQA)),
     Arch("qwen3_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_GQA)),

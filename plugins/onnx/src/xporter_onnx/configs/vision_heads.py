@@ -23,6 +23,10 @@ TINY_BIT = dict(num_channels=3, embedding_size=32, hidden_sizes=[32, 64], depths
 
 # DINOv2/v3 with register tokens; their position embeddings are resized with antialiased bicubic (opset 18)
 TINY_REGISTERS = dict(TINY_VIT, mlp_ratio=2, num_register_tokens=2)
+# PVTv2: per-stage lists (two stages), the spatial-reduction ratios of PVT
+TINY_PVT_V2 = dict(image_size=32, num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1],
+                   hidden_sizes=[8, 16], patch_sizes=[4, 2], strides=[4, 2], num_attention_heads=[1, 2],
+                   mlp_ratios=[2, 2])
 # DETR-style detectors: a pixel mask beside the pixels, one query axis in the outputs
 DETR = dict(INPUT_NAMES=("pixel_values", "pixel_mask"), ATOL_FOR_VALIDATION=1e-4, VALIDATION_SHAPES={"batch_size": 3},
             OUTPUTS={"feature-extraction": {"last_hidden_state": {0: "batch_size", 1: "num_queries"}}})
@@ -50,6 +54,6 @@ ARCHITECTURES = [
     image("dinov3_convnext", FEATURES), image("mlcd", FEATURES, name="MLCDOnnxConfig"), image("pixio", FEATURES),
     image("maskformer-swin", FEATURES, TINY_CONV), image("bit", FE_IC, TINY_BIT),
     image("vitdet", FEATURES), image("sapiens2", FEATURES),
-    image("dinov2_with_registers", FE_IC, TINY_REGISTERS), image("dinov3_vit", FEATURES, TINY_REGISTERS),
+    image("pvt_v2", FE_IC, TINY_PVT_V2), image("dinov2_with_registers", FE_IC, TINY_REGISTERS), image("dinov3_vit", FEATURES, TINY_REGISTERS),
     detector("conditional_detr"), detector("dab-detr"), detector("deformable_detr", FEATURES),
 ]
