@@ -70,7 +70,7 @@ ARCHITECTURES = [
     llm("diffllama", "ctq"), llm("phi4_multimodal"), llm("biogpt", "ct", **MHA), llm("ctrl", "c", **MHA),
     llm("solar_open", **MOE), llm("axk1", "ct", **MLA),
     llm("moshi"), llm("gpt-sw3", "ct", name="GPTSw3OnnxConfig", **MHA), llm("gpt_neox_japanese", **MHA),
-    llm("hrm_text", **MHA),
+    llm("hrm_text", **MHA), llm("bert-generation", is_decoder=True, **MHA),
     llm("modernbert-decoder", "c", **MHA), llm("persimmon", "ct", **MHA), llm("xglm", **MHA),
     llm("hy_v3", **MOE), llm("kolibri1", **MOE), llm("mellum", **MOE), llm("minimax_m3_vl_text", **MOE),
     llm("minicpm3", "c", **MLA), llm("youtu", **MLA),

@@ -35,6 +35,8 @@ TINY_DETR64 = dict(TINY_DETR, image_size=64)
 LEFT_OUT = {
     "sapiens2": {"image-segmentation": "its segmentation head reads a feature map the base forward does not return",
                  "semantic-segmentation": "same head as image-segmentation"},
+    "hgnet_v2": {"feature-extraction": "AutoModel maps hgnet_v2 to HGNetV2Backbone, which returns a tuple of "
+                                       "feature maps, not one hidden state"},
     "deformable_detr": {"object-detection": "transformers 5.24 cannot reload a saved DeformableDetrForObjectDetection "
                                             "(its tie_weights_keys pattern matches the first box head)"},
 }
@@ -54,6 +56,8 @@ ARCHITECTURES = [
     image("dinov3_convnext", FEATURES), image("mlcd", FEATURES, name="MLCDOnnxConfig"), image("pixio", FEATURES),
     image("maskformer-swin", FEATURES, TINY_CONV), image("bit", FE_IC, TINY_BIT),
     image("vitdet", FEATURES), image("sapiens2", FEATURES),
+    # HGNetV2's default config is already small (a B0-sized classifier); stage widths tie the head to it
+    image("hgnet_v2", ("image-classification",), {}),
     image("pvt_v2", FE_IC, TINY_PVT_V2), image("dinov2_with_registers", FE_IC, TINY_REGISTERS), image("dinov3_vit", FEATURES, TINY_REGISTERS),
     detector("conditional_detr"), detector("dab-detr"), detector("deformable_detr", FEATURES),
 ]
