@@ -88,7 +88,8 @@ class DecoderOnnxConfig(TextDecoderOnnxConfig):
     # -- model plumbing (called by the base export wrapper) ------------------------------
     @contextlib.contextmanager
     def export_context(self, model: Any):
-        refuse_stateful_layers(model.config)
+        if self.use_past:  # graphs without the cache recompute every state: hybrids export as they are
+            refuse_stateful_layers(model.config)
         with kv.traceable_masks(), traceable_rotary(model):
             yield
 

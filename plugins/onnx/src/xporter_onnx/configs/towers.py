@@ -79,6 +79,7 @@ ARCHITECTURES = [
     vision_tower("sam_vision_model"), vision_tower("sam2_hiera_det_model", tiny=TINY_CONV),
     text_tower("clip_text_model", name="CLIPTextModelOnnxConfig"), text_tower("embedding_gemma2_text"),
     text_tower("muse_glimmer_text"), text_tower("granite_docling_text", PADDED_TEXT), text_tower("tipsv2_text_model"),
+    text_tower("sam3_lite_text_text_model"),
     # DPR's AutoModel is the question encoder: its embedding is the pooled output, not token states
     Arch("dpr", FEATURES, TextEncoderOnnxConfig,
          dict(OPTIONAL_TT, OUTPUTS={"feature-extraction": {"pooler_output": {0: "batch_size"}}}), tiny=dict(TINY_TEXT)),
@@ -87,6 +88,13 @@ ARCHITECTURES = [
     Arch("qwen3_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_GQA)),
     Arch("qwen2_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MROPE)),
     Arch("qwen2_5_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MROPE)),
+    # GLM-Image's text stack keeps its special-token ids inside the tiny vocabulary; HunYuan-VL's rotary
+    # is the 4-axis xdrope (sections sum to half the tiny head width)
+    Arch("glm_image_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS),
+         tiny=dict(TINY_MROPE, pad_token_id=0, bos_token_id=1, eos_token_id=2, vision_vocab_size=64)),
+    Arch("hunyuan_vl_text", FEATURES, DecoderOnnxConfig, dict(OWN_CLASS),
+         tiny=dict(TINY_GQA, rope_parameters=dict(rope_type="default", rope_theta=10000.0,
+                                                  xdrope_section=[1, 1, 1, 1]))),
     Arch("qwen3_vl_moe_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
     Arch("muse_spark_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
 ]
