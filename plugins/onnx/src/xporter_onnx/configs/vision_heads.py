@@ -58,6 +58,7 @@ ARCHITECTURES = [
     image("vitdet", FEATURES), image("sapiens2", FEATURES),
     # HGNetV2's default config is already small (a B0-sized classifier); stage widths tie the head to it
     image("hgnet_v2", ("image-classification",), {}),
-    image("pvt_v2", FE_IC, TINY_PVT_V2), image("dinov2_with_registers", FE_IC, TINY_REGISTERS), image("dinov3_vit", FEATURES, TINY_REGISTERS),
+    image("pvt_v2", FE_IC, TINY_PVT_V2), image("dinov2_with_registers", FE_IC, TINY_REGISTERS),
+    image("dinov3_vit", FEATURES, TINY_REGISTERS),
     detector("conditional_detr"), detector("dab-detr"), detector("deformable_detr", FEATURES),
 ]
