@@ -25,7 +25,14 @@ TINY_FRAMES = dict(TINY_FEATURES, num_mel_bins=80, feature_size=80, input_feat_p
                    subsampling_conv_channels=8)
 
 
+# LASR: 128 mel bins and a deeper subsampling stack, so validation takes 40 frames (9 would shrink to nothing)
+TINY_LASR = dict(TINY_FRAMES, num_mel_bins=128, feature_size=128, input_feat_per_channel=128)
+LASR = dict(FRAME_FEATURES, VALIDATION_SHAPES={"batch_size": 3, "sequence_length": 40})
+
+
 def speech_encoder(model_type: str, tasks=("feature-extraction",), frame_major: bool = False) -> Arch:
+    if model_type.startswith("lasr_"):
+        return Arch(model_type, tuple(tasks), AudioFeaturesOnnxConfig, dict(LASR), tiny=dict(TINY_LASR))
     if frame_major:
         return Arch(model_type, tuple(tasks), AudioFeaturesOnnxConfig, dict(FRAME_FEATURES), tiny=dict(TINY_FRAMES))
     return Arch(model_type, tuple(tasks), AudioFeaturesOnnxConfig, dict(AUDIO), tiny=dict(TINY_FEATURES))
@@ -34,6 +41,8 @@ def speech_encoder(model_type: str, tasks=("feature-extraction",), frame_major: 
 # auto-mapped tasks a row does not export, and why (tests/test_head_tables.py reads this)
 LEFT_OUT = {"parakeet_ctc": {"feature-extraction": "AutoModel maps parakeet_ctc to ParakeetForCTC, which returns "
                                                    "logits only: its encoder is the parakeet_encoder row"},
+            "lasr_ctc": {"feature-extraction": "AutoModel maps lasr_ctc to LasrForCTC (logits only): its encoder is "
+                                               "the lasr_encoder row"},
             "wav2vec2-bert": {"audio-xvector": "the x-vector head splits its statistics pooling by the traced "
                                                "batch, so other batch sizes fail in ONNX Runtime"}}
 # w2v-BERT 2.0: frame-major filter-bank stacks (feature_projection_input_dim per frame), a conformer encoder
@@ -49,6 +58,7 @@ ARCHITECTURES = [
     speech_encoder("nemotron3_5_transcribe_asr_audio", frame_major=True),
     speech_encoder("nemotron3_diarization_audio", frame_major=True),
     speech_encoder("parakeet_ctc", ("automatic-speech-recognition",), frame_major=True),
+    speech_encoder("lasr_encoder"), speech_encoder("lasr_ctc", ("automatic-speech-recognition",)),
     Arch("wav2vec2-bert", ("feature-extraction", "automatic-speech-recognition", "audio-classification",
                            "audio-frame-classification"), AudioFeaturesOnnxConfig, dict(FRAME_FEATURES),
          tiny=dict(TINY_W2V_BERT)),

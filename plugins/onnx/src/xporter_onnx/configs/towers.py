@@ -34,7 +34,12 @@ def vision_tower(model_type: str, tiny=TINY_VIT, **kwargs) -> Arch:
     return Arch(model_type, FEATURES, VisionOnnxConfig, dict(PIXELS), tiny=dict(tiny), **kwargs)
 
 
-def text_tower(model_type: str, tiny=TINY_TEXT, **kwargs) -> Arch:
+# no type_vocab_size: each tower's own config default decides whether token_type_ids is an input
+# (BERT-based towers keep it, CLIP-likes have none)
+TINY_TOWER_TEXT = {key: value for key, value in TINY_TEXT.items() if key != "type_vocab_size"}
+
+
+def text_tower(model_type: str, tiny=TINY_TOWER_TEXT, **kwargs) -> Arch:
     return Arch(model_type, FEATURES, TextEncoderOnnxConfig, dict(OPTIONAL_TT), tiny=dict(tiny), **kwargs)
 
 
@@ -98,7 +103,8 @@ ARCHITECTURES = [
     Arch("qwen3_vl_moe_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
     Arch("muse_spark_text", FEATURES, MoeDecoderOnnxConfig, dict(OWN_CLASS), tiny=dict(TINY_MOE)),
 ]
-ARCHITECTURES += [own_class_tower(t, c, TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TEXT) for t, c in OWN_CLASS_TEXT]
+ARCHITECTURES += [own_class_tower(t, c, TextEncoderOnnxConfig, OPTIONAL_TT, TINY_TOWER_TEXT)
+                  for t, c in OWN_CLASS_TEXT]
 ARCHITECTURES += [own_class_tower(t, c, VisionOnnxConfig, PIXELS, TINY_VIT) for t, c in OWN_CLASS_VISION]
 ARCHITECTURES += [own_class_tower(t, c, DecoderOnnxConfig, OWN_CLASS, TINY_GQA) for t, c in OWN_CLASS_DECODER]
 ARCHITECTURES += [
