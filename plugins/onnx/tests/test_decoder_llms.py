@@ -177,3 +177,21 @@ def test_hybrid_layers_are_refused_with_the_reason(tmp_path):
         xporter_onnx.export(tmp_path / "src", tmp_path / "onnx", task="text-generation-with-past",
                             custom_onnx_config=decoder_llms.DecoderOnnxConfig)
     assert not (tmp_path / "onnx").exists()
+
+
+def test_cli_refuses_a_hybrid_cache_in_one_line(tmp_path, capsys):
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from xporter.cli.main import main
+
+    from xporter_onnx.configs.decoder import TINY_GQA
+    from xporter_onnx.testing import transformers_knows
+
+    if not transformers_knows("lfm2"):
+        pytest.skip("this transformers has no lfm2")
+    config = AutoConfig.for_model("lfm2", **dict(TINY_GQA, layer_types=["conv", "full_attention"]))
+    AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / "src")
+    assert main(["export", "onnx", "-m", str(tmp_path / "src"), str(tmp_path / "out"),
+                 "--task", "text-generation-with-past"]) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("xporter: error:")]
+    assert len(err) == 1 and "conv layers" in err[0] and "--task text-generation" in err[0]
+    assert not (tmp_path / "out").exists()

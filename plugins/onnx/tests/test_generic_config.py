@@ -123,3 +123,15 @@ def test_custom_class_for_a_with_past_task_exports_the_cache(tmp_path):
                                  custom_onnx_config=DecoderOnnxConfig)
     assert report.ok and "past_key_values.0.key" in report.parts["model"]["inputs"]
     assert "present.0.value" in report.parts["model"]["outputs"]
+
+
+def test_cli_generic_with_no_validate_is_one_line_and_exit_1(unregister, tmp_path, capsys):
+    from xporter.cli.main import main
+
+    source = _tiny("bert", "feature-extraction", tmp_path / "src")
+    unregister("bert")
+    assert main(["export", "onnx", "-m", str(source), str(tmp_path / "out"), "--task", "feature-extraction",
+                 "--no-validate"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xporter: error:") and "drop --no-validate" in err[0]
+    assert not (tmp_path / "out").exists()

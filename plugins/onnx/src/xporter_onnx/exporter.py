@@ -205,7 +205,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
                 raise
             task, custom_onnx_config = generic_configs.resolve(model_name_or_path, task, model_type, library,
                                                                cache_dir, validate, unregistered)
-            constructor = custom_onnx_config
+            constructor = _custom_constructor(custom_onnx_config, task)
     else:
         if task == "auto":
             task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)

@@ -80,8 +80,7 @@ def generic_config(model_type: str, task: str, config: Any) -> type:
     name = f"Generic{model_class.__name__}OnnxConfig"
     doc = (f"Generic ONNX config for unregistered ``{model_type}``: {base.__name__} chosen from "
            f"{model_class.__name__} (main input ``{main_input}``).")
-    cls = type(name, (base,), dict(attrs, __doc__=doc, __module__=__name__, GENERIC_FROM=model_class.__name__))
-    return cls
+    return type(name, (base,), dict(attrs, __doc__=doc, __module__=__name__, GENERIC_FROM=model_class.__name__))
 
 
 def describe(cls: type) -> Optional[str]:
@@ -93,17 +92,20 @@ def describe(cls: type) -> Optional[str]:
 
 
 def resolve(model_name_or_path: Any, task: str, model_type: str, library: str, cache_dir: Any, validate: bool,
-            unregistered: UnknownModelTypeError) -> Tuple[str, Any]:
-    """(task, constructor of the generic config) for an export the registry refused with ``unregistered``.
+            unregistered: UnknownModelTypeError) -> Tuple[str, type]:
+    """(task, generic config class) for an export the registry refused with ``unregistered``.
 
     Only transformers models get one, and only validated: otherwise the registry's own error stands
-    (with the generic path's reason added), so nothing unverified is written.
+    (with the generic path's reason added), so nothing unverified is written. A causal LM's
+    ``text-generation`` becomes ``text-generation-with-past``, the cached graph registered decoders get.
     """
     import sys
 
+    from transformers import AutoConfig
     from xporter import TasksManager
+    from xporter.registry import supports_past
 
-    from .testing import transformers_knows
+    from .testing import transformers_knows, transformers_spelling
 
     if library != "transformers" or not transformers_knows(model_type):
         raise unregistered
@@ -113,17 +115,9 @@ def resolve(model_name_or_path: Any, task: str, model_type: str, library: str, c
     if task in (None, "", "auto"):
         task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
     task = TasksManager.map_from_synonym(task)
-    from transformers import AutoConfig
-
-    from .testing import transformers_spelling
-
-    config = AutoConfig.for_model(transformers_spelling(model_type))
-    cls = generic_config(model_type, task, config)
-    if task == "text-generation" and cls.__mro__[1].__name__ == "DecoderOnnxConfig":
-        task = "text-generation-with-past"  # the cached graph, as for registered decoders
+    cls = generic_config(model_type, task, AutoConfig.for_model(transformers_spelling(model_type)))
+    if task == "text-generation" and supports_past(cls):
+        task = "text-generation-with-past"
     print(f"warning: '{model_type}' is not registered for ONNX; using a generic config "
           f"({describe(cls)}), validated against PyTorch before anything is written", file=sys.stderr)
-    from xporter.registry import ConfigConstructor
-
-    base_task = task.replace("-with-past", "")
-    return task, ConfigConstructor(cls, base_task, use_past=task != base_task)
+    return task, cls

@@ -75,7 +75,7 @@ def transformers_knows(model_type: str) -> bool:
     a newer release than one of the supported ones run only where it exists)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
-    return model_type in CONFIG_MAPPING_NAMES or model_type.replace("-", "_") in CONFIG_MAPPING_NAMES
+    return transformers_spelling(model_type) in CONFIG_MAPPING_NAMES
 
 
 def skip_unless_known(row: Any) -> Any:

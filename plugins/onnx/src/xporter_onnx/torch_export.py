@@ -94,7 +94,7 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
                     _rename_dims_in_file(traced, onnx_config.dynamic_axes())
                 _finalize(traced, path, external_data)
             else:
-                register_missing_ops()  # rms_norm, expm1, histc: ops the TorchScript exporter lacks
+                register_missing_ops()  # ops the TorchScript exporter lacks (rms_norm, histc, antialiased resize ...)
                 _export_torchscript(wrapper, args, traced, onnx_config, opset, dynamic, external_data, progress)
                 _move_into_place(traced, path)
     except ExportError:
