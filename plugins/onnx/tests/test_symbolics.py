@@ -90,3 +90,35 @@ def test_antialiased_resize_matches_pytorch_at_opset_18(mode):
     with pytest.raises(Exception, match="opset 18"):
         torch.onnx.export(Resize(), (torch.randn(1, 4, 6, 6), torch.zeros(1, 1, 3, 5)), io.BytesIO(), dynamo=False,
                           opset_version=17)
+
+
+def test_unfold_full_and_ior_on_shapes_the_trace_lost():
+    """idefics3's pixel-mask patching: unfold after a data-dependent gather (sizes unknown to the
+    exporter), ``torch.full`` with an int fill and no dtype, and smolvlm's in-place ``|=``."""
+    import onnxruntime as ort
+    import torch
+
+    from xporter_onnx.symbolics import register_missing_ops
+
+    class Patches(torch.nn.Module):
+        def forward(self, images, mask):
+            keep = (images == 0).sum(dim=(-1, -2)) != images.shape[-1] * images.shape[-2]
+            keep[0] |= ~torch.any(keep)  # keep the first when all are padding
+            windows = mask[keep].unfold(1, 4, 4).unfold(2, 4, 4)  # (kept, H/4, W/4, 4, 4)
+            ids = torch.full((windows.shape[0], 4), fill_value=0)
+            return windows.sum(dim=(-1, -2)), ids + keep.sum()
+
+    register_missing_ops()
+    model, buffer = Patches().eval(), io.BytesIO()
+    images, mask = torch.randn(3, 8, 8), torch.rand(3, 8, 8) > 0.5
+    torch.onnx.export(model, (images, mask), buffer, dynamo=False, opset_version=18, input_names=["images", "mask"],
+                      dynamic_axes={"images": {0: "n"}, "mask": {0: "n"}})
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    images, mask = torch.randn(5, 8, 8), torch.rand(5, 8, 8) > 0.5
+    images[2] = 0  # a padding image is dropped
+    for pixels in (images, torch.zeros(4, 8, 8)):  # all padding: |= keeps the first
+        got = session.run(None, {"images": pixels.numpy(), "mask": mask[: len(pixels)].numpy()})
+        expected = model(pixels, mask[: len(pixels)])
+        for actual, reference in zip(got, expected):
+            assert actual.dtype == reference.numpy().dtype
+            np.testing.assert_array_equal(actual, reference.numpy())

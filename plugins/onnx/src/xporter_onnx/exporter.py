@@ -44,6 +44,22 @@ class ExportReport(CoreExportReport):
 
 
 
+def _require_transformers(config_class: Any, library: str) -> None:
+    """A config that needs a newer transformers (``MIN_TRANSFORMERS_VERSION``) is one line before
+    the model loads: the older release's modeling code would trace to a graph that fails later."""
+    needed = getattr(config_class, "MIN_TRANSFORMERS_VERSION", None)
+    if not needed or library not in ("transformers", "sentence_transformers"):
+        return
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    installed = version("transformers")
+    if Version(installed) < Version(needed):
+        raise ExportError(f"{config_class.__name__} needs transformers >= {needed} (installed: {installed})",
+                          f"pip install 'transformers>={needed}'")
+
+
 def _custom_constructor(custom_onnx_config: Any, task: str) -> Any:
     """A custom config class used for a ``-with-past`` task gets the cache inputs and outputs, as a
     registered one does (a bare class would export the cache-free graph under the with-past name)."""
@@ -214,6 +230,7 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
     check_output_dir(output, overwrite, source=model_name_or_path, required_bytes=weight_bytes)
     base_task = task.replace("-with-past", "")
     config_class = getattr(constructor, "config_class", constructor)
+    _require_transformers(config_class, library)
     model_kwargs = dict(model_kwargs or {})
     if getattr(config_class, "ATTN_IMPLEMENTATION", None) and library in ("transformers", "sentence_transformers"):
         model_kwargs.setdefault("attn_implementation", config_class.ATTN_IMPLEMENTATION)

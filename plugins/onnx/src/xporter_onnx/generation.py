@@ -10,8 +10,12 @@ and feed ``present.*`` back as ``past_key_values.*``.
 * :class:`OnnxSeq2SeqGreedy` -- ``encoder_model.onnx`` + ``decoder_model.onnx``
   (+ ``decoder_with_past_model.onnx``): text, speech (input_features) or image
   (pixel_values) encoders alike.
+* :class:`OnnxVisionLanguageGreedy` -- a vision-language split (``vision_encoder.onnx``,
+  ``embed_tokens.onnx``, ``decoder_model_merged.onnx`` taking ``inputs_embeds``): the image
+  features replace the prompt's placeholder tokens, then the decoder loop above runs on
+  embeddings.
 
-Both stop when every sequence produced ``eos_token_id`` (finished rows are padded with
+All stop when every sequence produced ``eos_token_id`` (finished rows are padded with
 ``pad_token_id``, as ``transformers.generate`` does) or after ``max_new_tokens``.
 """
 
@@ -104,26 +108,44 @@ class OnnxDecoderGreedy:
     >>> tokens = runner.generate(np.array([[5, 6, 7]]), max_new_tokens=12)
     """
 
-    def __init__(self, model: PathOrSession, providers: Optional[Sequence[str]] = None):
+    def __init__(self, model: PathOrSession, providers: Optional[Sequence[str]] = None,
+                 embed_tokens: Optional[PathOrSession] = None):
         self.session = open_session(model, providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         if not any(n.startswith("past_key_values.") for n in self.input_names):
             raise ValueError("this graph takes no past_key_values; export with --task text-generation-with-past")
+        self.embed_tokens = open_session(embed_tokens, providers) if embed_tokens is not None else None
+        if "inputs_embeds" in self.input_names and self.embed_tokens is None:
+            raise ValueError("this decoder takes inputs_embeds: pass embed_tokens= (the embed_tokens.onnx graph)")
+
+    def embed(self, input_ids: np.ndarray) -> np.ndarray:
+        """Token embeddings from ``embed_tokens.onnx``."""
+        ids = input_ids.astype(_int_type(self.embed_tokens, "input_ids"))
+        return self.embed_tokens.run(["inputs_embeds"], {"input_ids": ids})[0]
+
+    def _token_feed(self, step_ids: np.ndarray, prompt_embeds: Optional[np.ndarray]) -> Dict[str, np.ndarray]:
+        if "inputs_embeds" not in self.input_names:
+            return {"input_ids": step_ids.astype(_int_type(self.session, "input_ids"))}
+        return {"inputs_embeds": prompt_embeds if prompt_embeds is not None else self.embed(step_ids)}
 
     def generate(self, input_ids: np.ndarray, attention_mask: Optional[np.ndarray] = None, max_new_tokens: int = 20,
                  eos_token_id: Optional[Union[int, Sequence[int]]] = None,
-                 pad_token_id: Optional[int] = None) -> np.ndarray:
-        """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new)."""
+                 pad_token_id: Optional[int] = None, inputs_embeds: Optional[np.ndarray] = None) -> np.ndarray:
+        """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new).
+
+        ``inputs_embeds`` (a decoder taking embeddings only) replaces the prompt's token
+        embeddings on the first step, e.g. with image features merged in."""
         input_ids = np.asarray(input_ids, dtype=np.int64)
         batch = input_ids.shape[0]
         mask = np.ones_like(input_ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         state = _GreedyState(eos_token_id, pad_token_id, batch)
         past = _empty_past(self.session, batch)
-        step_ids, sequences = input_ids, input_ids
+        step_ids, sequences, step_embeds = input_ids, input_ids, inputs_embeds
         for _ in range(max_new_tokens):
             feed: Dict[str, np.ndarray] = dict(past)
-            feed["input_ids"] = step_ids.astype(_int_type(self.session, "input_ids"))
+            feed.update(self._token_feed(step_ids, step_embeds))
+            step_embeds = None
             if "attention_mask" in self.input_names:
                 feed["attention_mask"] = mask.astype(_int_type(self.session, "attention_mask"))
             if "position_ids" in self.input_names:
@@ -246,3 +268,53 @@ class OnnxSeq2SeqGreedy:
             past.update(_present_to_past(with_past_names, outputs))  # cross-attention entries stay
             logits = outputs[with_past_names.index("logits")]
         return sequences
+
+
+class OnnxVisionLanguageGreedy:
+    """Greedy generation from an image and a prompt with the vision-language split.
+
+    The prompt holds one ``image_token_id`` per image feature row (what the model's processor
+    writes); ``image_inputs`` are the vision encoder's inputs by name (``pixel_values``, and
+    e.g. ``pixel_attention_mask``).
+
+    >>> runner = OnnxVisionLanguageGreedy.from_folder("out/")
+    >>> tokens = runner.generate(ids, {"pixel_values": pixels}, image_token_id=32000)
+    """
+
+    def __init__(self, vision_encoder: PathOrSession, embed_tokens: PathOrSession, decoder: PathOrSession,
+                 providers: Optional[Sequence[str]] = None):
+        self.vision = open_session(vision_encoder, providers)
+        self.decoder = OnnxDecoderGreedy(decoder, providers, embed_tokens=embed_tokens)
+
+    @classmethod
+    def from_folder(cls, folder: Union[str, Path], providers: Optional[Sequence[str]] = None) -> "OnnxVisionLanguageGreedy":
+        folder = Path(folder)
+        if not (folder / "decoder_model_merged.onnx").exists() and (folder / "onnx").is_dir():
+            folder = folder / "onnx"  # the transformers.js layout
+        return cls(folder / "vision_encoder.onnx", folder / "embed_tokens.onnx", folder / "decoder_model_merged.onnx",
+                   providers)
+
+    def prompt_embeds(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray], image_token_id: int) -> np.ndarray:
+        """The prompt's embeddings with the image features in the placeholder positions, in order."""
+        names = [i.name for i in self.vision.get_inputs()]
+        missing = [n for n in names if n not in image_inputs]
+        if missing:
+            raise ValueError(f"vision encoder inputs missing: {missing}")
+        features = self.vision.run(["image_features"], {n: np.asarray(image_inputs[n]) for n in names})[0]
+        embeds = self.decoder.embed(input_ids).copy()
+        slots = input_ids == image_token_id
+        if int(slots.sum()) != features.shape[0]:
+            raise ValueError(f"the prompt has {int(slots.sum())} image tokens but the images give "
+                             f"{features.shape[0]} feature rows")
+        embeds[slots] = features.reshape(-1, embeds.shape[-1]).astype(embeds.dtype)
+        return embeds
+
+    def generate(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray], image_token_id: int,
+                 attention_mask: Optional[np.ndarray] = None, max_new_tokens: int = 20,
+                 eos_token_id: Optional[Union[int, Sequence[int]]] = None,
+                 pad_token_id: Optional[int] = None) -> np.ndarray:
+        """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new)."""
+        input_ids = np.asarray(input_ids, dtype=np.int64)
+        embeds = self.prompt_embeds(input_ids, image_inputs, image_token_id)
+        return self.decoder.generate(input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id,
+                                     inputs_embeds=embeds)

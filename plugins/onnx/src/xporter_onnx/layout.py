@@ -24,8 +24,9 @@ LAYOUTS = {"optimum": "optimum", "transformers.js": "transformers.js", "onnx-com
 GRAPH_FOLDER = {"optimum": "", "transformers.js": "onnx"}
 SUFFIX_BY_MODE = {"fp32": "", "fp16": "_fp16", "int8-dynamic": "_quantized", "uint8-dynamic": "_uint8",
                   "int8-static": "_int8", "int4": "_q4", "q4f16": "_q4f16"}
-# Graph names transformers.js reads for the model families it runs from a single folder.
-TRANSFORMERS_JS_GRAPHS = ("model", "encoder_model", "decoder_model_merged")
+# Graph names transformers.js reads for the model families it runs from a single folder
+# (vision-language models: vision_encoder + embed_tokens + decoder_model_merged).
+TRANSFORMERS_JS_GRAPHS = ("model", "encoder_model", "decoder_model_merged", "vision_encoder", "embed_tokens")
 TRANSFORMERS_JS_REPLACED = {"decoder_model": "decoder_model_merged", "decoder_with_past_model": "decoder_model_merged"}
 
 

@@ -4,7 +4,9 @@ Architectures newer than the TorchScript exporter call ops it never learnt: ``at
 (``nn.RMSNorm`` / ``F.rms_norm``, used by current decoders and encoders), ``aten::expm1``
 (xIELU activations), ``aten::histc`` (expert-load counting in mixture-of-experts routers) and
 ``aten::_upsample_bicubic2d_aa`` / ``_bilinear2d_aa`` (antialiased position-embedding resizes of
-DINOv2-style encoders).
+DINOv2-style encoders), ``aten::__ior_`` (in-place or); ``aten::unfold`` is replaced for
+non-overlapping windows of tensors whose sizes the trace lost (see :func:`unfold`) and
+``aten::full`` without a dtype keeps the traced dtype (see :func:`full`).
 Each has an exact ONNX composition of standard ops, so instead of failing with
 "UnsupportedOperatorError" the exporter registers them (:func:`register_missing_ops`, once per
 process, before its first TorchScript export). They stay registered: torch 2.13 cannot undo a
@@ -111,10 +113,60 @@ def _antialiased_resize(mode: str) -> Any:
     return symbolic
 
 
-SYMBOLICS = {"aten::expm1": expm1, "aten::rms_norm": rms_norm, "aten::histc": histc,
+def unfold(g: Any, x: Any, dimension: Any, size: Any, step: Any) -> Any:
+    """Non-overlapping windows (``size == step``, how idefics3 cuts its pixel mask into patches)
+    as Reshape + Transpose, which needs only the rank: torch's own symbolic needs the static
+    size of the unfolded axis, lost after a data-dependent gather (dropping padding images).
+    Other windows go to torch's symbolic."""
+    import torch
+    from torch.onnx import symbolic_helper as helper
+    from torch.onnx._internal.torchscript_exporter import symbolic_opset12
+
+    dim, window = helper._maybe_get_const(dimension, "i"), helper._maybe_get_const(size, "i")
+    stride, rank = helper._maybe_get_const(step, "i"), helper._get_tensor_rank(x)
+    if helper._is_value(window) or helper._is_value(stride) or window != stride or rank is None:
+        return symbolic_opset12.unfold(g, x, dimension, size, step)
+    dim = dim % rank
+
+    def ints(values: Any) -> Any:
+        return g.op("Constant", value_t=torch.tensor(values, dtype=torch.int64))
+
+    shape = g.op("Shape", x)
+    before = g.op("Slice", shape, ints([0]), ints([dim]))
+    after = g.op("Slice", shape, ints([dim + 1]), ints([rank]))
+    windows = g.op("Div", g.op("Slice", shape, ints([dim]), ints([dim + 1])), ints([window]))
+    split = g.op("Reshape", x, g.op("Concat", before, windows, ints([window]), after, axis_i=0))
+    order = [i for i in range(rank + 1) if i != dim + 1] + [dim + 1]  # the window axis goes last
+    return g.op("Transpose", split, perm_i=order)
+
+
+def full(g: Any, sizes: Any, value: Any, dtype: Any, *rest: Any) -> Any:
+    """``torch.full`` without a dtype: torch's symbolic makes it float, while PyTorch infers the
+    dtype from the fill value (``torch.full(..., fill_value=0)`` is int64, as idefics3's patch
+    position ids are); the dtype the trace recorded for the output is used instead."""
+    import torch
+    from torch.onnx import symbolic_helper as helper
+    from torch.onnx._internal.torchscript_exporter import _type_utils, symbolic_opset9
+
+    if helper._is_none(dtype) or helper._maybe_get_const(dtype, "i") is None:
+        traced = _type_utils.JitScalarType.from_value(g.original_node.output(), _type_utils.JitScalarType.FLOAT)
+        dtype = g.op("Constant", value_t=torch.tensor(int(traced)))
+    return symbolic_opset9.full(g, sizes, value, dtype, *rest)
+
+
+def ior(g: Any, x: Any, other: Any) -> Any:
+    """``x |= other`` (smolvlm keeps its first image when all are padding): Or on booleans,
+    BitwiseOr on integers; the exporter's in-place pass writes the result back."""
+    kind = x.type().scalarType()
+    return g.op("Or" if kind == "Bool" else "BitwiseOr", x, other)
+
+
+SYMBOLICS = {"aten::expm1": expm1, "aten::unfold": unfold, "aten::__ior_": ior, "aten::full": full, "aten::rms_norm": rms_norm, "aten::histc": histc,
              "aten::_upsample_bicubic2d_aa": _antialiased_resize("cubic"),
              "aten::_upsample_bilinear2d_aa": _antialiased_resize("linear")}
 FIRST_OPSET = 9
+# ops torch has a symbolic for: the override sits at the opset of torch's newest one, else that one wins
+OVERRIDE_OPSET = {"aten::unfold": 12}
 
 
 _REGISTERED = []
@@ -127,5 +179,5 @@ def register_missing_ops() -> None:
     if _REGISTERED:
         return
     for name, function in SYMBOLICS.items():
-        torch.onnx.register_custom_op_symbolic(name, function, FIRST_OPSET)
+        torch.onnx.register_custom_op_symbolic(name, function, OVERRIDE_OPSET.get(name, FIRST_OPSET))
     _REGISTERED.append(True)

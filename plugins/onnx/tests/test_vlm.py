@@ -1,0 +1,143 @@
+"""Vision-language models (``configs/vlm.py``): the three-graph split, generated from ONNX Runtime alone.
+
+Each row's tiny random model is exported as ``vision_encoder`` / ``embed_tokens`` /
+``decoder_model_merged`` (each validated against PyTorch by the exporter on other shapes than
+the trace), then :class:`~xporter_onnx.generation.OnnxVisionLanguageGreedy` generates from
+images and left-padded prompts: its tokens must equal ``generate()`` token for token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from xporter_onnx.configs import vlm  # noqa: E402
+from xporter_onnx.testing import transformers_knows  # noqa: E402
+
+TASK = "image-text-to-text"
+NEW_TOKENS = 8
+ROWS = {row.model_type: row for row in vlm.ARCHITECTURES}
+
+
+def _exported(row, tmp_path, **options):
+    import xporter_onnx
+    from xporter_onnx.testing import tiny_model_dir
+
+    model_dir = tiny_model_dir(row, TASK, tmp_path / "model")
+    out = tmp_path / "onnx"
+    report = xporter_onnx.export(str(model_dir), str(out), task=TASK, **options)
+    return model_dir, out, report
+
+
+def _too_old(row) -> bool:
+    import transformers
+    from packaging.version import Version
+
+    needed = row.config_class.MIN_TRANSFORMERS_VERSION
+    return bool(needed) and Version(transformers.__version__) < Version(needed)
+
+
+def _prompts(runner, batched_images: bool, seed: int = 0):
+    """Two prompts (bos, one image's placeholder tokens, text), the second left-padded by two."""
+    rng = np.random.default_rng(seed)
+    batch, size = 2, 16
+    pixels = rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    images = {"pixel_values": pixels}
+    if batched_images:
+        images = {"pixel_values": pixels[:, None], "pixel_attention_mask": np.ones((batch, 1, size, size), bool)}
+    one = {k: v[:1] for k, v in images.items()}
+    per_image = runner.vision.run(["image_features"], one)[0].shape[0]
+    text = rng.integers(3, 120, (batch, 5))
+    ids = np.concatenate([np.ones((batch, 1), np.int64), np.full((batch, per_image), vlm.IMAGE_TOKEN), text], axis=1)
+    mask = np.ones_like(ids)
+    ids[1] = np.concatenate([[0, 0], ids[1, :-2]])
+    mask[1, :2] = 0
+    return ids, mask, images
+
+
+@pytest.mark.parametrize("model_type", sorted(ROWS))
+def test_vlm_split_generates_like_generate(model_type, tmp_path):
+    import torch
+    import transformers
+
+    from xporter_onnx.generation import OnnxVisionLanguageGreedy
+
+    row = ROWS[model_type]
+    if not transformers_knows(model_type):
+        pytest.skip(f"transformers {transformers.__version__} has no '{model_type}'")
+    if _too_old(row):
+        pytest.skip(f"{row.class_name} needs transformers >= {row.config_class.MIN_TRANSFORMERS_VERSION}")
+    model_dir, out, report = _exported(row, tmp_path)
+    assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
+                                                         "vision_encoder.onnx"]
+    assert report.ok and {v.part for v in report.validation} == {"vision_encoder", "embed_tokens",
+                                                                 "decoder_model_merged"}
+    runner = OnnxVisionLanguageGreedy.from_folder(out)
+    ids, mask, images = _prompts(runner, row.config_class.BATCHED_IMAGES)
+    got = runner.generate(ids, images, vlm.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=NEW_TOKENS)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir)).eval()
+    with torch.no_grad():
+        expected = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                                  **{k: torch.tensor(v) for k, v in images.items()}, max_new_tokens=NEW_TOKENS,
+                                  min_new_tokens=NEW_TOKENS, do_sample=False)
+    np.testing.assert_array_equal(got, expected.numpy())
+
+
+def test_decoder_graph_takes_embeddings_and_the_cache(tmp_path):
+    import onnxruntime as ort
+
+    _, out, _ = _exported(ROWS["llava"], tmp_path)
+    session = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    assert names[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
+    assert names[3:] == [f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+    assert [o.name for o in session.get_outputs()][0] == "logits"
+
+
+def test_transformers_js_layout_puts_the_three_graphs_under_onnx(tmp_path):
+    from xporter_onnx.generation import OnnxVisionLanguageGreedy
+
+    _, out, _ = _exported(ROWS["llava"], tmp_path, layout="transformers.js")
+    assert sorted(p.name for p in (out / "onnx").glob("*.onnx")) == ["decoder_model_merged.onnx",
+                                                                   "embed_tokens.onnx", "vision_encoder.onnx"]
+    assert (out / "config.json").exists()
+    OnnxVisionLanguageGreedy.from_folder(out)  # finds the graphs under onnx/
+
+
+def test_prompt_with_the_wrong_number_of_image_tokens_is_refused(tmp_path):
+    from xporter_onnx.generation import OnnxVisionLanguageGreedy
+
+    _, out, _ = _exported(ROWS["llava"], tmp_path)
+    runner = OnnxVisionLanguageGreedy.from_folder(out)
+    ids, mask, images = _prompts(runner, False)
+    ids[0, 1] = 5  # one placeholder fewer than the image's features
+    with pytest.raises(ValueError, match="image tokens"):
+        runner.generate(ids, images, vlm.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=2)
+
+
+def test_cli_exports_the_split_and_reports_each_graph(tmp_path, capsys):
+    from xporter.cli.main import main
+    from xporter_onnx.testing import tiny_model_dir
+
+    model_dir = tiny_model_dir(ROWS["llava"], TASK, tmp_path / "model")
+    capsys.readouterr()
+    assert main(["export", "onnx", "-m", str(model_dir), "--json", str(tmp_path / "cli")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == TASK  # auto-detected from LlavaForConditionalGeneration
+    assert set(report["parts"]) == {"vision_encoder", "embed_tokens", "decoder_model_merged"}
+
+
+def test_a_row_for_a_newer_transformers_is_one_line(tmp_path):
+    from xporter.errors import ExportError
+
+    row = ROWS["idefics3"]
+    if not _too_old(row):
+        pytest.skip("this transformers is new enough for every row")
+    with pytest.raises(ExportError, match="needs transformers >= 5.0.0"):
+        _exported(row, tmp_path)
+    assert not (tmp_path / "onnx").exists()
