@@ -118,16 +118,25 @@ def test_falcon_cache_heads_follow_the_architecture():
 
 
 def test_traceable_masks_match_transformers():
-    """On transformers 4.x the vmap-free mask equals the library's; on 5.x nothing is patched."""
+    """The vmap-free masks equal the library's: on 4.x for causal/sliding masks, on 5.x for the
+    overlays that switch 5.x to vmap (Gemma 3's bidirectional image blocks, sliding windows)."""
     import torch
     from transformers import masking_utils as mu
 
     from xporter_onnx import past
 
     original = mu.sdpa_mask
+    padding = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
     if "use_vmap" in __import__("inspect").signature(mu.sdpa_mask).parameters:
+        blocks = torch.tensor([[-1, -1, 0, 0, 0, -1, 1], [0, 0, -1, 1, 1, 1, -1]])
+        function = mu.and_masks(mu.or_masks(mu.causal_mask_function, mu.blockwise_overlay(blocks)),
+                                mu.sliding_window_overlay(3))
+        kwargs = dict(batch_size=2, q_length=4, kv_length=7, q_offset=3, mask_function=function,
+                      attention_mask=padding, allow_is_causal_skip=False, use_vmap=True)
+        expected = original(**kwargs)
         with past.traceable_masks():
-            assert mu.sdpa_mask is original
+            got = mu.sdpa_mask(**kwargs)  # use_vmap=True is overridden
+        assert torch.equal(got, expected) and mu.sdpa_mask is original
         return
     padding = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]], dtype=torch.bool)
     for function in (mu.causal_mask_function, mu.sliding_window_causal_mask_function(3)):

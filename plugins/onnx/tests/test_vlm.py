@@ -81,9 +81,12 @@ def test_vlm_split_generates_like_generate(model_type, tmp_path):
     ids, mask, images = _prompts(runner, row.config_class.BATCHED_IMAGES)
     got = runner.generate(ids, images, vlm.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=NEW_TOKENS)
     model = transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir)).eval()
+    extra = {k: torch.tensor(v) for k, v in images.items()}
+    if row.config_class.TOKEN_TYPE_IDS:  # what the processor gives Gemma 3: 1 on image tokens
+        extra["token_type_ids"] = torch.tensor(ids == vlm.IMAGE_TOKEN).long()
     with torch.no_grad():
-        expected = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
-                                  **{k: torch.tensor(v) for k, v in images.items()}, max_new_tokens=NEW_TOKENS,
+        expected = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), **extra,
+                                  max_new_tokens=NEW_TOKENS,
                                   min_new_tokens=NEW_TOKENS, do_sample=False)
     np.testing.assert_array_equal(got, expected.numpy())
 

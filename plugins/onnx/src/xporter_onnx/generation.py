@@ -131,20 +131,25 @@ class OnnxDecoderGreedy:
 
     def generate(self, input_ids: np.ndarray, attention_mask: Optional[np.ndarray] = None, max_new_tokens: int = 20,
                  eos_token_id: Optional[Union[int, Sequence[int]]] = None,
-                 pad_token_id: Optional[int] = None, inputs_embeds: Optional[np.ndarray] = None) -> np.ndarray:
+                 pad_token_id: Optional[int] = None, inputs_embeds: Optional[np.ndarray] = None,
+                 token_type_ids: Optional[np.ndarray] = None) -> np.ndarray:
         """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new).
 
         ``inputs_embeds`` (a decoder taking embeddings only) replaces the prompt's token
-        embeddings on the first step, e.g. with image features merged in."""
+        embeddings on the first step, e.g. with image features merged in; ``token_type_ids``
+        (a decoder that takes them: Gemma 3's image blocks) are the prompt's, new tokens get 0."""
         input_ids = np.asarray(input_ids, dtype=np.int64)
         batch = input_ids.shape[0]
         mask = np.ones_like(input_ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         state = _GreedyState(eos_token_id, pad_token_id, batch)
         past = _empty_past(self.session, batch)
         step_ids, sequences, step_embeds = input_ids, input_ids, inputs_embeds
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
             feed: Dict[str, np.ndarray] = dict(past)
             feed.update(self._token_feed(step_ids, step_embeds))
+            if "token_type_ids" in self.input_names:
+                types = token_type_ids if step == 0 and token_type_ids is not None else np.zeros_like(step_ids)
+                feed["token_type_ids"] = np.asarray(types).astype(_int_type(self.session, "token_type_ids"))
             step_embeds = None
             if "attention_mask" in self.input_names:
                 feed["attention_mask"] = mask.astype(_int_type(self.session, "attention_mask"))
@@ -316,5 +321,6 @@ class OnnxVisionLanguageGreedy:
         """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new)."""
         input_ids = np.asarray(input_ids, dtype=np.int64)
         embeds = self.prompt_embeds(input_ids, image_inputs, image_token_id)
+        types = (input_ids == image_token_id).astype(np.int64)  # Gemma 3's image blocks, when the graph takes them
         return self.decoder.generate(input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id,
-                                     inputs_embeds=embeds)
+                                     inputs_embeds=embeds, token_type_ids=types)

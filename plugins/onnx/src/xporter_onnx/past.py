@@ -178,27 +178,46 @@ def _sdpa_mask_without_vmap(batch_size: int, cache_position: Any, kv_length: int
     return mask.expand(batch_size, 1, q_length, kv_length)
 
 
+def _sdpa_mask_broadcast(original: Any) -> Any:
+    """transformers 5.x's ``sdpa_mask`` with ``use_vmap=False`` forced: 5.x switches to vmap as soon
+    as a model adds an ``or``/``and`` mask function (Gemma 3's bidirectional image blocks and
+    sliding windows), although those overlays are index-based and broadcast exactly."""
+
+    def sdpa_mask(*args: Any, **kwargs: Any) -> Any:
+        kwargs["use_vmap"] = False
+        return original(*args, **kwargs)
+
+    return sdpa_mask
+
+
 @contextlib.contextmanager
 def traceable_masks():
-    """Make transformers 4.x attention-mask creation traceable by ``torch.jit.trace``.
+    """Make transformers' attention-mask creation traceable by ``torch.jit.trace``.
 
-    transformers 4.5x builds 4D masks with ``torch.vmap``, which the TorchScript exporter
-    cannot trace; 5.x builds them without vmap already, so this is a no-op there. The
-    patch swaps ``masking_utils.sdpa_mask`` (also used by ``eager_mask``) and its entry
-    in the mask-interface registry for the duration of the block.
+    Masks built with ``torch.vmap`` cannot be traced ("unordered_map::at"). transformers
+    4.5x always builds them with vmap: ``masking_utils.sdpa_mask`` (also used by
+    ``eager_mask``) and its mask-interface entry are swapped for a broadcasting version;
+    5.x uses vmap only for custom mask functions, and gets ``use_vmap=False`` forced.
     """
     try:
         from transformers import masking_utils as mu
     except ImportError:  # pragma: no cover - transformers without masking_utils
         yield
         return
-    if not hasattr(mu, "_vmap_for_bhqkv") or "use_vmap" in inspect.signature(mu.sdpa_mask).parameters:
+    if not hasattr(mu, "sdpa_mask"):
+        yield
+        return
+    if "use_vmap" in inspect.signature(mu.sdpa_mask).parameters:
+        replacement = _sdpa_mask_broadcast(mu.sdpa_mask)
+    elif hasattr(mu, "_vmap_for_bhqkv"):
+        replacement = _sdpa_mask_without_vmap
+    else:
         yield
         return
     registry = mu.ALL_MASK_ATTENTION_FUNCTIONS._global_mapping
     saved_fn, saved_entry = mu.sdpa_mask, registry.get("sdpa")
-    mu.sdpa_mask = _sdpa_mask_without_vmap
-    registry["sdpa"] = _sdpa_mask_without_vmap
+    mu.sdpa_mask = replacement
+    registry["sdpa"] = replacement
     try:
         yield
     finally:

@@ -17,10 +17,15 @@ and only the language model runs per step. So the export writes, as transformers
 :class:`~xporter_onnx.generation.OnnxVisionLanguageGreedy` is the ORT-only loop over these
 files; the tests check it against ``generate()`` token for token.
 
-Scope: families whose language model takes 1-D positions and a causal mask (llava-style
-projectors, idefics3/smolvlm pixel shuffle, InternVL, Aya Vision ...). Families whose prefill
-mask is bidirectional over image tokens (gemma3, paligemma: ``token_type_ids``) or whose
-positions are 3-D (Qwen2-VL M-RoPE) need their own decoder inputs and are not rows here.
+Gemma 3 lets each image's tokens attend to each other both ways on the prefill step: its
+decoder graph also takes ``token_type_ids`` (1 on image tokens) for the new tokens, and the
+loop feeds the prompt's types on the first step and 0 after (a generated token is never part
+of an image block, so the mask is then causal, as in ``generate``).
+
+Scope: families whose language model takes 1-D positions (llava-style projectors,
+idefics3/smolvlm pixel shuffle, Aya Vision, Cohere2 Vision, Gemma 3 ...). Families whose
+positions are 3-D (Qwen2-VL M-RoPE) or whose prefill branch is chosen from the cache state
+(PaliGemma's prefix mask) need their own decoder inputs and are not rows here.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Any, Dict, List
 from ..base import ExportPart, IOSpec
 from ..dummy import DummyInputGenerator, DummyPastKeyValuesGenerator, DummyTextInputGenerator, to_framework
 from . import Arch
-from .decoder import TINY_GQA, DecoderNormalizedConfig, DecoderOnnxConfig
+from .decoder import TINY_GEMMA3, TINY_GQA, DecoderNormalizedConfig, DecoderOnnxConfig
 
 VISION_ENCODER, EMBED_TOKENS, DECODER = "vision_encoder", "embed_tokens", "decoder_model_merged"
 TOKENS = "decoder_on_tokens"  # the decoder described with input_ids: how its dummy inputs are made
@@ -86,6 +91,7 @@ class VlmOnnxConfig(DecoderOnnxConfig):
     NORMALIZED_CONFIG_CLASS = VlmNormalized
     VISION_INPUTS: Dict[str, Dict[int, str]] = {"pixel_values": {0: "num_images"}}
     BATCHED_IMAGES = False
+    TOKEN_TYPE_IDS = False  # the decoder takes token_type_ids (bidirectional attention within image blocks)
     PROJECTOR = "multi_modal_projector"
     PART_GENERATORS = {
         VISION_ENCODER: (ImageInputGenerator,),
@@ -125,6 +131,9 @@ class VlmOnnxConfig(DecoderOnnxConfig):
         if self.part == EMBED_TOKENS:
             return {"input_ids": {0: "batch_size", 1: "sequence_length"}}
         spec = super().inputs
+        if self.TOKEN_TYPE_IDS:
+            spec = _insert_after(spec, "position_ids" if "position_ids" in spec else "attention_mask",
+                                 "token_type_ids", {0: "batch_size", 1: "sequence_length"})
         if self.part == TOKENS:
             return spec
         return {("inputs_embeds" if name == "input_ids" else name): axes for name, axes in spec.items()}
@@ -159,6 +168,16 @@ class VlmOnnxConfig(DecoderOnnxConfig):
         if self.part == EMBED_TOKENS:
             return {"inputs_embeds": model.get_input_embeddings()(kwargs["input_ids"])}
         return super().call_model(model, kwargs)
+
+
+def _insert_after(spec: IOSpec, anchor: str, name: str, axes: Dict[int, str]) -> IOSpec:
+    """``spec`` with ``name`` right after ``anchor`` (ONNX input order is the declaration order)."""
+    out: IOSpec = {}
+    for key, value in spec.items():
+        out[key] = value
+        if key == anchor:
+            out[name] = axes
+    return out
 
 
 def image_features(model: Any, vision_inputs: Dict[str, Any], projector: str = "multi_modal_projector") -> Any:
@@ -217,6 +236,10 @@ ARCHITECTURES = [
     # SigLIP-style tower + pixel shuffle (scale 2): 4 image tokens per image
     vlm("idefics3", dict(text_config=dict(TINY_TEXT, model_type="llama"), vision_config=TINY_VISION,
                          scale_factor=2, image_token_id=IMAGE_TOKEN), IDEFICS3_STYLE),
+    # SigLIP tower average-pooled to mm_tokens_per_image, RMS-normed projection; bidirectional image blocks
+    vlm("gemma3", dict(text_config=TINY_GEMMA3, vision_config=dict(TINY_VISION, model_type="siglip_vision_model"),
+                       mm_tokens_per_image=4, image_token_index=IMAGE_TOKEN, boi_token_index=125,
+                       eoi_token_index=126), dict(TOKEN_TYPE_IDS=True), name="Gemma3ForConditionalGenerationOnnxConfig"),
     vlm("smolvlm", dict(text_config=dict(TINY_TEXT, model_type="llama"), vision_config=TINY_VISION,
                         scale_factor=2, image_token_id=IMAGE_TOKEN), IDEFICS3_STYLE, name="SmolVLMOnnxConfig"),
 ]
