@@ -22,6 +22,8 @@ from xporter_onnx.testing import transformers_knows  # noqa: E402
 TASK = "image-text-to-text"
 NEW_TOKENS = 8
 ROWS = {row.model_type: row for row in vlm.ARCHITECTURES}
+# transformers 4.57's own generate() fails on these (the reference, not the export)
+GENERATE_FAILS_ON_4X = {"got_ocr2": "4.57's generate() passes vision_feature_layer to get_image_features"}
 
 
 def _exported(row, tmp_path, **options):
@@ -70,6 +72,8 @@ def test_vlm_split_generates_like_generate(model_type, tmp_path):
     row = ROWS[model_type]
     if not transformers_knows(model_type):
         pytest.skip(f"transformers {transformers.__version__} has no '{model_type}'")
+    if model_type in GENERATE_FAILS_ON_4X and int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip(GENERATE_FAILS_ON_4X[model_type])
     if _too_old(row):
         pytest.skip(f"{row.class_name} needs transformers >= {row.config_class.MIN_TRANSFORMERS_VERSION}")
     model_dir, out, report = _exported(row, tmp_path)

@@ -292,14 +292,16 @@ class OnnxVisionLanguageGreedy:
         self.decoder = OnnxDecoderGreedy(decoder, providers, embed_tokens=embed_tokens)
 
     @classmethod
-    def from_folder(cls, folder: Union[str, Path], providers: Optional[Sequence[str]] = None) -> "OnnxVisionLanguageGreedy":
+    def from_folder(cls, folder: Union[str, Path],
+                    providers: Optional[Sequence[str]] = None) -> "OnnxVisionLanguageGreedy":
         folder = Path(folder)
         if not (folder / "decoder_model_merged.onnx").exists() and (folder / "onnx").is_dir():
             folder = folder / "onnx"  # the transformers.js layout
         return cls(folder / "vision_encoder.onnx", folder / "embed_tokens.onnx", folder / "decoder_model_merged.onnx",
                    providers)
 
-    def prompt_embeds(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray], image_token_id: int) -> np.ndarray:
+    def prompt_embeds(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray],
+                      image_token_id: int) -> np.ndarray:
         """The prompt's embeddings with the image features in the placeholder positions, in order."""
         names = [i.name for i in self.vision.get_inputs()]
         missing = [n for n in names if n not in image_inputs]

@@ -161,7 +161,8 @@ def ior(g: Any, x: Any, other: Any) -> Any:
     return g.op("Or" if kind == "Bool" else "BitwiseOr", x, other)
 
 
-SYMBOLICS = {"aten::expm1": expm1, "aten::unfold": unfold, "aten::__ior_": ior, "aten::full": full, "aten::rms_norm": rms_norm, "aten::histc": histc,
+SYMBOLICS = {"aten::expm1": expm1, "aten::unfold": unfold, "aten::__ior_": ior, "aten::full": full,
+             "aten::rms_norm": rms_norm, "aten::histc": histc,
              "aten::_upsample_bicubic2d_aa": _antialiased_resize("cubic"),
              "aten::_upsample_bilinear2d_aa": _antialiased_resize("linear")}
 FIRST_OPSET = 9

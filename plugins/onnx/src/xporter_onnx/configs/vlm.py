@@ -223,6 +223,12 @@ def vlm(model_type: str, tiny: Dict[str, Any], attrs: Dict[str, Any] = None, **a
     return Arch(model_type, VLM_TASKS, VlmOnnxConfig, dict(attrs or {}, ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
 
 
+def towers(text_type: str, vision_type: str, **extra: Any) -> Dict[str, Any]:
+    """A tiny config from the standard tiny text and vision towers of the given types."""
+    return dict(text_config=dict(TINY_TEXT, model_type=text_type),
+                vision_config=dict(TINY_VISION, model_type=vision_type), image_token_id=IMAGE_TOKEN, **extra)
+
+
 # transformers 4.57's idefics3 vision embeddings loop over the images in Python (frozen by the trace)
 IDEFICS3_STYLE = dict(BATCHED_IMAGES=True, PROJECTOR="connector", MIN_TRANSFORMERS_VERSION="5.0.0",
                       VISION_INPUTS={"pixel_values": {0: "batch_size", 1: "num_images"},
@@ -239,7 +245,13 @@ ARCHITECTURES = [
     # SigLIP tower average-pooled to mm_tokens_per_image, RMS-normed projection; bidirectional image blocks
     vlm("gemma3", dict(text_config=TINY_GEMMA3, vision_config=dict(TINY_VISION, model_type="siglip_vision_model"),
                        mm_tokens_per_image=4, image_token_index=IMAGE_TOKEN, boi_token_index=125,
-                       eoi_token_index=126), dict(TOKEN_TYPE_IDS=True), name="Gemma3ForConditionalGenerationOnnxConfig"),
+                       eoi_token_index=126), dict(TOKEN_TYPE_IDS=True),
+        name="Gemma3ForConditionalGenerationOnnxConfig"),
+    # found by probing every image-text-to-text type with the standard towers (greedy equal to generate())
+    vlm("aya_vision", towers("cohere2", "siglip_vision_model", image_token_index=IMAGE_TOKEN)),
+    vlm("cohere2_vision", towers("cohere2", "siglip_vision_model")),
+    vlm("got_ocr2", towers("qwen2", "got_ocr2_vision", image_token_index=IMAGE_TOKEN), name="GotOcr2OnnxConfig"),
+    vlm("internvl", towers("qwen2", "internvl_vision")),
     vlm("smolvlm", dict(text_config=dict(TINY_TEXT, model_type="llama"), vision_config=TINY_VISION,
                         scale_factor=2, image_token_id=IMAGE_TOKEN), IDEFICS3_STYLE, name="SmolVLMOnnxConfig"),
 ]
