@@ -162,8 +162,13 @@ CONDITIONAL_GENERATION_TASK_BY_MODEL_TYPE: dict[str, str] = {
     "speech-to-text": "automatic-speech-recognition",
     "pix2struct": "image-to-text",
     "blip": "image-to-text",
-    "llava": "image-text-to-text",
-    "qwen2_vl": "image-text-to-text",
+    # vision-language models (transformers' image-text-to-text auto mapping)
+    **{model_type: "image-text-to-text" for model_type in (
+        "aria", "aya_vision", "cohere2_vision", "emu3", "florence2", "gemma3", "gemma3n", "gemma4", "glm4v",
+        "got_ocr2", "idefics", "idefics2", "idefics3", "instructblip", "internvl", "kosmos-2", "lfm2_vl", "llama4",
+        "llava", "llava_next", "llava_next_video", "llava_onevision", "mistral3", "mllama", "paligemma",
+        "perception_lm", "qwen2_5_vl", "qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "shieldgemma2", "smolvlm",
+        "video_llava", "vipllava")},
     "musicgen": "text-to-audio",
     "musicgen_melody": "text-to-audio",
 }

@@ -83,3 +83,32 @@ def test_gpt2_and_t5_greedy_tokens_match_python(tmp_path):
                            decoder_start_token_id=t5_config.get("decoder_start_token_id", 0), max_new_tokens=8,
                            eos_token_id=t5_config.get("eos_token_id"))
     assert results[1]["tokens"][0] == want[0].tolist() and want.shape[1] > 1
+
+
+@pytest.mark.parametrize("model_type", ["llava", "smolvlm"])
+def test_vision_language_greedy_tokens_match_python(model_type, tmp_path):
+    """transformers.js runs the three-graph split (vision_encoder, embed_tokens, decoder_model_merged)."""
+    from xporter_onnx.configs import vlm
+    from xporter_onnx.generation import OnnxVisionLanguageGreedy
+
+    row = next(r for r in vlm.ARCHITECTURES if r.model_type == model_type)
+    from xporter_onnx.testing import tiny_model_dir, transformers_knows
+
+    if not transformers_knows(model_type):
+        pytest.skip(f"this transformers has no '{model_type}'")
+    out = _export(tiny_model_dir(row, "image-text-to-text", tmp_path / "src"), tmp_path / model_type)
+    runner = OnnxVisionLanguageGreedy.from_folder(out)
+    pixels = np.random.default_rng(0).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)
+    images = {"pixel_values": pixels}
+    if row.config_class.BATCHED_IMAGES:
+        images = {"pixel_values": pixels[:, None], "pixel_attention_mask": np.ones((1, 1, 16, 16), bool)}
+    per_image = runner.vision.run(["image_features"], images)[0].shape[0]
+    prompt = [[1] + [vlm.IMAGE_TOKEN] * per_image + [5, 9, 13, 7]]
+    job = {"kind": "vlm", "folder": str(out), "dtype": "fp32", "input_ids": prompt, "max_new_tokens": 8}
+    for name, value in images.items():
+        job[name] = {"dims": list(value.shape), "data": value.astype(np.float32).ravel().tolist()}
+    [result] = _node([job], tmp_path)
+    config = json.loads((out / "config.json").read_text())
+    eos = config.get("eos_token_id", config.get("text_config", {}).get("eos_token_id"))
+    want = runner.generate(np.array(prompt), images, vlm.IMAGE_TOKEN, max_new_tokens=8, eos_token_id=eos)
+    assert result["tokens"][0] == want[0].tolist() and want.shape[1] > len(prompt[0])
