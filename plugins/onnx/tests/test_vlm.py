@@ -83,11 +83,15 @@ def test_vlm_split_generates_like_generate(model_type, tmp_path):
                                                                  "decoder_model_merged"}
     runner = OnnxVisionLanguageGreedy.from_folder(out)
     ids, mask, images = _prompts(runner, row.config_class.BATCHED_IMAGES)
-    got = runner.generate(ids, images, vlm.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=NEW_TOKENS)
-    model = transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir)).eval()
+    # the processors' token types: Gemma 3 marks image tokens, PaliGemma the prefix (all of the prompt) with 0
+    types = np.zeros_like(ids) if model_type == "paligemma" else (ids == vlm.IMAGE_TOKEN).astype(np.int64)
+    got = runner.generate(ids, images, vlm.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=NEW_TOKENS,
+                          token_type_ids=types)
+    # eager attention, as exported: transformers' SDPA path drops PaliGemma's all-true prefix mask
+    model = transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     extra = {k: torch.tensor(v) for k, v in images.items()}
-    if row.config_class.TOKEN_TYPE_IDS:  # what the processor gives Gemma 3: 1 on image tokens
-        extra["token_type_ids"] = torch.tensor(ids == vlm.IMAGE_TOKEN).long()
+    if row.config_class.TOKEN_TYPE_IDS:
+        extra["token_type_ids"] = torch.tensor(types)
     with torch.no_grad():
         expected = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), **extra,
                                   max_new_tokens=NEW_TOKENS,
@@ -148,3 +152,28 @@ def test_a_row_for_a_newer_transformers_is_one_line(tmp_path):
     with pytest.raises(ExportError, match="needs transformers >= 5.0.0"):
         _exported(row, tmp_path)
     assert not (tmp_path / "onnx").exists()
+
+
+@pytest.mark.parametrize("model_type", ["gemma3", "paligemma"])
+def test_token_types_shape_the_prefill_mask(model_type, tmp_path):
+    """The decoder's token_type_ids input is live: bidirectional blocks change the prefill logits."""
+    import onnxruntime as ort
+
+    _, out, _ = _exported(ROWS[model_type], tmp_path)
+    session = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
+    if "token_type_ids" not in [i.name for i in session.get_inputs()]:
+        import transformers
+
+        # 4.57's forward leaves token types out of the inference mask, so the exporter drops the input
+        # (the greedy test above checks the graph equals 4.57's generate())
+        assert int(transformers.__version__.split(".")[0]) < 5
+        pytest.skip("transformers 4.x does not use token_type_ids at inference")
+    hidden = session.get_inputs()[0].shape[-1]
+    feed = {"inputs_embeds": np.random.default_rng(0).uniform(-1, 1, (1, 6, hidden)).astype(np.float32),
+            "attention_mask": np.ones((1, 6), np.int64), "position_ids": np.arange(6)[None]}
+    for arg in session.get_inputs():
+        if arg.name.startswith("past_key_values."):
+            feed[arg.name] = np.zeros((1, arg.shape[1], 0, arg.shape[3]), np.float32)
+    runs = [session.run(["logits"], dict(feed, token_type_ids=np.array([types])))[0]
+            for types in ([0, 0, 0, 0, 0, 0], [0, 1, 1, 1, 0, 0])]
+    assert np.abs(runs[0] - runs[1]).max() > 1e-4

@@ -319,10 +319,13 @@ class OnnxVisionLanguageGreedy:
     def generate(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray], image_token_id: int,
                  attention_mask: Optional[np.ndarray] = None, max_new_tokens: int = 20,
                  eos_token_id: Optional[Union[int, Sequence[int]]] = None,
-                 pad_token_id: Optional[int] = None) -> np.ndarray:
-        """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new)."""
+                 pad_token_id: Optional[int] = None, token_type_ids: Optional[np.ndarray] = None) -> np.ndarray:
+        """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new).
+
+        ``token_type_ids`` go to decoders that take them, as the model's processor writes them
+        (PaliGemma: 0 on the image + prompt prefix); the default, 1 on image tokens, is Gemma 3's."""
         input_ids = np.asarray(input_ids, dtype=np.int64)
         embeds = self.prompt_embeds(input_ids, image_inputs, image_token_id)
-        types = (input_ids == image_token_id).astype(np.int64)  # Gemma 3's image blocks, when the graph takes them
+        types = (input_ids == image_token_id).astype(np.int64) if token_type_ids is None else token_type_ids
         return self.decoder.generate(input_ids, attention_mask, max_new_tokens, eos_token_id, pad_token_id,
                                      inputs_embeds=embeds, token_type_ids=types)

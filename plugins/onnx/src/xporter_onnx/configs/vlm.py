@@ -17,15 +17,15 @@ and only the language model runs per step. So the export writes, as transformers
 :class:`~xporter_onnx.generation.OnnxVisionLanguageGreedy` is the ORT-only loop over these
 files; the tests check it against ``generate()`` token for token.
 
-Gemma 3 lets each image's tokens attend to each other both ways on the prefill step: its
-decoder graph also takes ``token_type_ids`` (1 on image tokens) for the new tokens, and the
-loop feeds the prompt's types on the first step and 0 after (a generated token is never part
-of an image block, so the mask is then causal, as in ``generate``).
+Gemma 3 lets each image's tokens attend to each other both ways on the prefill step, PaliGemma
+the whole image + prompt prefix: their decoder graphs also take ``token_type_ids`` for the new
+tokens (what the processor gives: Gemma 3 1 on image tokens, PaliGemma 0 on the prefix), and the
+loop feeds the prompt's types on the first step (a generated token is never part of a
+bidirectional block, so the mask is then causal, as in ``generate``).
 
 Scope: families whose language model takes 1-D positions (llava-style projectors,
 idefics3/smolvlm pixel shuffle, Aya Vision, Cohere2 Vision, Gemma 3 ...). Families whose
-positions are 3-D (Qwen2-VL M-RoPE) or whose prefill branch is chosen from the cache state
-(PaliGemma's prefix mask) need their own decoder inputs and are not rows here.
+positions are 3-D (Qwen2-VL M-RoPE) need their own decoder inputs and are not rows here.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class VlmOnnxConfig(DecoderOnnxConfig):
     VISION_INPUTS: Dict[str, Dict[int, str]] = {"pixel_values": {0: "num_images"}}
     BATCHED_IMAGES = False
     TOKEN_TYPE_IDS = False  # the decoder takes token_type_ids (bidirectional attention within image blocks)
+    PREFIX_MASK_EVERY_STEP = False  # PaliGemma: keep the token-type mask branch that the model picks on prefill
     PROJECTOR = "multi_modal_projector"
     PART_GENERATORS = {
         VISION_ENCODER: (ImageInputGenerator,),
@@ -162,12 +163,32 @@ class VlmOnnxConfig(DecoderOnnxConfig):
         return {name: dummy[name] for name in self.inputs}
 
     # -- model plumbing -------------------------------------------------------------------
+    def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        inputs = super().prepare_model_inputs(inputs)
+        if self.PREFIX_MASK_EVERY_STEP and "past_key_values" in inputs:
+            inputs["past_key_values"] = _reads_as_prefill(inputs["past_key_values"])
+        return inputs
+
     def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
         if self.part == VISION_ENCODER:
             return {"image_features": image_features(model, kwargs, self.PROJECTOR)}
         if self.part == EMBED_TOKENS:
             return {"inputs_embeds": model.get_input_embeddings()(kwargs["input_ids"])}
         return super().call_model(model, kwargs)
+
+
+def _reads_as_prefill(cache: Any) -> Any:
+    """The cache, telling the model it is empty (``is_initialized`` False) while holding its tensors.
+
+    PaliGemma builds its prefix mask from ``token_type_ids`` only "on the first iteration",
+    which it reads from the cache state; in one graph for prefill and decode that choice
+    would be frozen by the trace at the trace's past length. With the branch kept, decode
+    steps stay causal anyway: a generated token's block id is -1 (suffix), and the block ids
+    of the new tokens are what the mask reads.
+    """
+    cls = type(cache)
+    cache.__class__ = type(f"Prefill{cls.__name__}", (cls,), {"is_initialized": property(lambda self: False)})
+    return cache
 
 
 def _insert_after(spec: IOSpec, anchor: str, name: str, axes: Dict[int, str]) -> IOSpec:
@@ -252,6 +273,11 @@ ARCHITECTURES = [
     vlm("cohere2_vision", towers("cohere2", "siglip_vision_model")),
     vlm("got_ocr2", towers("qwen2", "got_ocr2_vision", image_token_index=IMAGE_TOKEN), name="GotOcr2OnnxConfig"),
     vlm("internvl", towers("qwen2", "internvl_vision")),
+    # SigLIP tower, linear projector, gemma text model; the image + prompt prefix attends both ways
+    vlm("paligemma", dict(text_config=dict(TINY_TEXT, model_type="gemma", head_dim=8),
+                          vision_config=dict(TINY_VISION, model_type="siglip_vision_model", projection_dim=32),
+                          image_token_index=IMAGE_TOKEN, projection_dim=32, hidden_size=32),
+        dict(TOKEN_TYPE_IDS=True, PREFIX_MASK_EVERY_STEP=True)),
     vlm("smolvlm", dict(text_config=dict(TINY_TEXT, model_type="llama"), vision_config=TINY_VISION,
                         scale_factor=2, image_token_id=IMAGE_TOKEN), IDEFICS3_STYLE, name="SmolVLMOnnxConfig"),
 ]
