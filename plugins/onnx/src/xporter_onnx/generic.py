@@ -36,7 +36,7 @@ def model_class_for(model_type: str, task: str) -> Any:
     import transformers
     from xporter import TasksManager
 
-    from .testing import transformers_spelling
+    from .transformers_names import transformers_spelling
 
     auto_class = TasksManager.get_model_class_for_task(task.replace("-with-past", ""), model_type=model_type)
     names = getattr(getattr(auto_class, "_model_mapping", None), "_model_mapping", {}) or {}
@@ -105,7 +105,7 @@ def resolve(model_name_or_path: Any, task: str, model_type: str, library: str, c
     from xporter import TasksManager
     from xporter.registry import supports_past
 
-    from .testing import transformers_knows, transformers_spelling
+    from .transformers_names import transformers_knows, transformers_spelling
 
     if library != "transformers" or not transformers_knows(model_type):
         raise unregistered

@@ -6,6 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+# re-exported: tests and sweeps read them from here
+from .transformers_names import transformers_knows, transformers_spelling  # noqa: F401
+
 
 def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int = 0,
                      model_class_name: Optional[str] = None):
@@ -28,17 +31,6 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
         concrete = concrete[0]
     model = concrete(config) if concrete is not model_class else model_class.from_config(config)
     return model.eval()
-
-
-def transformers_spelling(model_type: str) -> str:
-    """``model_type`` as the installed transformers spells it (``AutoConfig.for_model`` wants it
-    exactly: ``xlm-roberta`` and ``bert-generation`` take hyphens, ``roc_bert`` an underscore)."""
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-
-    for spelling in (model_type, model_type.replace("-", "_"), model_type.replace("_", "-")):
-        if spelling in CONFIG_MAPPING_NAMES:
-            return spelling
-    return model_type.replace("-", "_")
 
 
 def build_tiny_submodel(config_class: str, tiny: Dict[str, Any], seed: int = 0):
@@ -68,14 +60,6 @@ def find_row(model_type: str, library: str = "transformers") -> Optional[Any]:
     from .configs import find_arch
 
     return find_arch(model_type, library)
-
-
-def transformers_knows(model_type: str) -> bool:
-    """Whether the installed transformers has ``model_type`` (rows for architectures added in
-    a newer release than one of the supported ones run only where it exists)."""
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-
-    return transformers_spelling(model_type) in CONFIG_MAPPING_NAMES
 
 
 def skip_unless_known(row: Any) -> Any:
