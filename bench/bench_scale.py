@@ -11,6 +11,14 @@ measured process. Prints weights bytes, peak RSS, peak / weights, wall time; med
 issue-12 bound; the only memory assertion: unit tests never measure memory). A watchdog kills
 the child above ``--rss-limit-gib`` (default 16) so a regression cannot take the machine down.
 The 2B case (8 GB of weights, ~12 GB peak) is not run by CI (nor by default).
+
+``--optimum /tmp/optimum-1.27`` also times Optimum 1.27's ``main_export`` (export + validation,
+same task) on the same checkpoint, alternating with xporter's runs, in the transformers 4.57 venv
+(``--optimum-python``, default ``.venvs/tx457/bin/python``) through ``bench/optimum_export.py``
+(which applies the torch 2.13 shim), and prints xporter / Optimum for wall time and peak RSS:
+
+    .venvs/tx457/bin/pip install --no-deps --target /tmp/optimum-1.27 optimum==1.27.0
+    .venvs/main/bin/python bench/bench_scale.py --sizes 250M --repeats 3 --optimum /tmp/optimum-1.27
 """
 
 from __future__ import annotations
@@ -95,14 +103,24 @@ def _watchdog(proc: subprocess.Popen, limit_bytes: int, tripped: list) -> None:
         time.sleep(0.1)
 
 
-def measure(folder: Path, out: Path, limit_bytes: int) -> tuple:
-    """(peak RSS bytes, wall seconds) of one CLI export into ``out``."""
-    xporter = str(Path(sys.executable).with_name("xporter"))
+TASK = "text-generation-with-past"
+
+
+def xporter_command(folder: Path, out: Path) -> list:
+    return [str(Path(sys.executable).with_name("xporter")), "export", "onnx", "-m", str(folder), str(out), "--task",
+            TASK, "--overwrite"]
+
+
+def optimum_command(python: str, optimum_path: str, folder: Path, out: Path) -> list:
+    script = Path(__file__).resolve().with_name("optimum_export.py")
+    return [python, str(script), optimum_path, str(folder), str(out), TASK]
+
+
+def measure(command: list, folder: Path, limit_bytes: int) -> tuple:
+    """(peak RSS bytes, wall seconds) of one export command run as a child process."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
-    proc = subprocess.Popen([xporter, "export", "onnx", "-m", str(folder), str(out), "--task",
-                             "text-generation-with-past", "--overwrite"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tripped: list = []
     threading.Thread(target=_watchdog, args=(proc, limit_bytes, tripped), daemon=True).start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -111,7 +129,7 @@ def measure(folder: Path, out: Path, limit_bytes: int) -> tuple:
     if tripped:
         raise SystemExit(f"export of {folder.name} killed: RSS {tripped[0] / 2**30:.1f} GiB over the limit")
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"export of {folder.name} failed:\n{err}")
+        raise SystemExit(f"export of {folder.name} failed ({command[0]}):\n{err[-3000:]}")
     return usage.ru_maxrss * 1024, wall
 
 
@@ -122,18 +140,36 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/xporter-bench-scale"))
     parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 when peak / weights exceeds this")
     parser.add_argument("--rss-limit-gib", type=float, default=16.0, help="kill the export above this RSS")
+    parser.add_argument("--optimum", default=None, help="folder holding optimum 1.27 (pip --target): time it too")
+    parser.add_argument("--optimum-python",
+                        default=str(Path(__file__).resolve().parents[1] / ".venvs/tx457/bin/python"))
     args = parser.parse_args()
     failed = []
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"{'model':<12}{'params M':>10}{'weights GiB':>12}{'peak RSS GiB':>14}{'peak/weights':>14}{'wall s':>9}")
+    print(f"{'model':<12}{'tool':>9}{'params M':>10}{'weights GiB':>12}{'peak RSS GiB':>14}{'peak/weights':>14}"
+          f"{'wall s':>9}")
+    limit = int(args.rss_limit_gib * 2**30)
     for size in args.sizes:
         folder = build(size, args.work)
-        runs = [measure(folder, args.work / f"out-{size}", int(args.rss_limit_gib * 2**30)) for _ in range(args.repeats)]
-        peak = statistics.median(r[0] for r in runs)
-        wall = statistics.median(r[1] for r in runs)
         weights = weight_bytes(folder)
-        print(f"llama-{size:<6}{weights / 4e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}{peak / weights:>14.2f}{wall:>9.1f}",
-              flush=True)
+        commands = {"xporter": xporter_command(folder, args.work / f"out-{size}")}
+        if args.optimum:
+            commands["optimum"] = optimum_command(args.optimum_python, args.optimum, folder,
+                                                  args.work / f"optimum-{size}")
+        runs: dict = {tool: [] for tool in commands}
+        for _ in range(args.repeats):  # alternate the tools so machine load hits both alike
+            for tool, command in commands.items():
+                runs[tool].append(measure(command, folder, limit))
+        medians = {tool: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+                   for tool, rs in runs.items()}
+        for tool, (peak, wall) in medians.items():
+            print(f"llama-{size:<6}{tool:>9}{weights / 4e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}"
+                  f"{peak / weights:>14.2f}{wall:>9.1f}", flush=True)
+        if "optimum" in medians:
+            (xp, xw), (op, ow) = medians["xporter"], medians["optimum"]
+            print(f"llama-{size:<6} xporter / optimum: wall {xw / ow:.2f}x, peak RSS {xp / op:.2f}x "
+                  f"(medians of {args.repeats})", flush=True)
+        peak = medians["xporter"][0]
         if args.max_ratio is not None and peak / weights > args.max_ratio:
             failed.append(f"llama-{size}: peak {peak / weights:.2f}x the weights > {args.max_ratio}x")
     if failed:
