@@ -36,6 +36,20 @@ def test_report_dict_follows_the_schema(tmp_path):
         jsonschema.validate(bad, schema())
 
 
+def test_static_shape_quantized_report_follows_the_schema(tmp_path):
+    """The TFLite layout: no opset, static ``shapes``, quantization options, checks without atol."""
+    jsonschema = pytest.importorskip("jsonschema")
+    report = _report(tmp_path, [OutputCheck("logits", [1, 5], [1, 5], 0.02, None, True,
+                                            {"cosine_similarity": 0.999, "argmax_agreement": 1.0})])
+    report.backend, report.exporter, report.quantization = "tflite", "litert-torch", {"mode": "int8-dynamic"}
+    report.parts["model"].update(size_bytes=3, float32_size_bytes=12, size_ratio=0.25)
+    report.validation.append(PartValidation("decoder_model", {"input_ids": [1, 8]}, [],
+                                            ["the LiteRT interpreter failed (exit code -6)"], batches=0))
+    data = report.to_dict()
+    jsonschema.validate(data, schema())
+    assert data["ok"] is False and data["validation"][0]["outputs"][0]["atol"] is None
+
+
 def test_unvalidated_report_is_not_ok(tmp_path):
     report = _report(tmp_path, [])
     report.validation.clear()

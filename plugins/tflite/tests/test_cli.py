@@ -25,8 +25,10 @@ def test_cli_json_report(bert_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out)
-    assert report["task"] == "text-classification" and report["valid"]
+    assert report["task"] == "text-classification" and report["ok"] is True
     assert report["shapes"] == {"batch_size": 1, "sequence_length": 8}
+    assert (report["backend"], report["framework"], report["exporter"]) == ("tflite", "tf", "tflite-converter")
+    assert report == json.loads((out / "export_report.json").read_text())  # --json prints the file's report
     assert {"model.tflite", "vocab.txt", "tokenizer.json", "config.json"} <= {p.name for p in out.iterdir()}
     # the .tflite keeps a named serving signature
     from ai_edge_litert.interpreter import Interpreter
@@ -34,6 +36,26 @@ def test_cli_json_report(bert_dir, tmp_path, capsys):
     signature = Interpreter(model_path=str(out / "model.tflite")).get_signature_list()["serving_default"]
     assert sorted(signature["inputs"]) == ["attention_mask", "input_ids", "token_type_ids"]
     assert signature["outputs"] == ["logits"]
+
+
+def test_cli_json_follows_the_core_report_schema(bert_dir, tmp_path, capsys):
+    """TFLite --json and export_report.json validate against the one schema of every backend, quantized too."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from xporter.report import SCHEMA_VERSION, schema
+
+    out = tmp_path / "out"
+    code = main(["export", "tflite", "-m", str(bert_dir), str(out), "--batch-size", "2", "--sequence-length", "8",
+                 "--quantize", "int8-dynamic", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    printed = json.loads(captured.out)
+    jsonschema.validate(printed, schema())
+    jsonschema.validate(json.loads((out / "export_report.json").read_text()), schema())
+    assert printed["schema_version"] == SCHEMA_VERSION and printed["opset"] is None and printed["dynamic_axes"] is False
+    assert printed["quantization"]["mode"] == "int8-dynamic" and printed["parts"]["model"]["size_ratio"] < 1.0
+    assert "ai-edge-litert" in printed["versions"] and {"model.tflite", "config.json"} <= set(printed["files"])
+    (check,) = [c for v in printed["validation"] for c in v["outputs"]]
+    assert check["name"] == "logits" and check["atol"] is None and "cosine_similarity" in check["metrics"]
 
 
 def test_cli_missing_sequence_length_fails_before_export(bert_dir, tmp_path, capsys):

@@ -18,15 +18,17 @@ def test_export_and_validate(model_type, task, tmp_path):
 
     checkpoint = save_tiny(model_type, task, tmp_path / "model")
     report = export_tflite(str(checkpoint), tmp_path / "out", task=task, **SHAPES)
-    assert report["valid"] and report["model_type"] == model_type and report["task"] == task
+    assert report["ok"] is True and report["model_type"] == model_type and report["task"] == task
     assert report["checkpoint_framework"] == "tf"
     on_disk = json.loads((tmp_path / "out" / "export_report.json").read_text())
-    assert on_disk["valid"] is True
-    for name, component in report["components"].items():
-        assert (tmp_path / "out" / component["file"]).stat().st_size == component["size_bytes"] > 0
-        for output, metrics in component["validation"]["outputs"].items():
-            assert metrics["max_abs_diff"] <= 1e-4, (name, output)
-        assert set(component["validation"]["outputs"]) == set(component["outputs"])
+    assert on_disk["ok"] is True
+    checks = {v["part"]: v["outputs"] for v in report["validation"]}
+    for name, part in report["parts"].items():
+        assert (tmp_path / "out" / part["file"]).stat().st_size == part["size_bytes"] > 0
+        assert report["files"][part["file"]]["bytes"] == part["size_bytes"]
+        for check in checks[name]:
+            assert check["ok"] and check["max_abs_diff"] <= check["atol"] == 1e-4, (name, check)
+        assert {c["name"] for c in checks[name]} == set(part["outputs"])
     assert (tmp_path / "out" / "config.json").is_file()
     expected = {"t5": {"encoder_model", "decoder_model"}}.get(model_type, {"model"})
-    assert set(report["components"]) == expected
+    assert set(report["parts"]) == expected == set(checks)

@@ -32,4 +32,4 @@ def test_pytorch_checkpoint_is_converted(tmp_path):
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
-    assert report["checkpoint_framework"] == "pt" and report["valid"]
+    assert report["checkpoint_framework"] == "pt" and report["ok"] is True

@@ -56,6 +56,12 @@ def _export(model_dir, out, *flags, capsys):
     return json.loads(captured.out)
 
 
+def _check(report, output="logits", part="model"):
+    """One output's comparison in the core report (``validation`` entries of ``part``)."""
+    (check,) = [c for v in report["validation"] if v["part"] == part for c in v["outputs"] if c["name"] == output]
+    return check
+
+
 def _independent_gap(model_dir, tflite_path, task, inputs):
     """max |LiteRT - PyTorch| on fresh inputs, computed outside the exporter."""
     import torch
@@ -76,10 +82,11 @@ def _independent_gap(model_dir, tflite_path, task, inputs):
 def test_bert_text_classification_matches_pytorch(bert_dir, tmp_path, capsys):
     out = tmp_path / "bert-tflite"
     report = _export(bert_dir, out, "--batch-size", "2", "--sequence-length", "8", capsys=capsys)
-    assert report["converter"] == "litert-torch" and report["checkpoint_framework"] == "pt"
-    assert report["task"] == "text-classification" and report["valid"] is True
-    validation = report["components"]["model"]["validation"]
-    assert validation["outputs"]["logits"]["max_abs_diff"] <= FLOAT_ATOL
+    assert (report["backend"], report["framework"], report["exporter"]) == ("tflite", "pt", "litert-torch")
+    assert report["checkpoint_framework"] == "pt" and "litert-torch" in report["versions"]
+    assert report["task"] == "text-classification" and report["ok"] is True
+    assert _check(report)["max_abs_diff"] <= _check(report)["atol"] == FLOAT_ATOL
+    assert report == json.loads((out / "export_report.json").read_text())
     assert {"model.tflite", "config.json", "vocab.txt", "export_report.json"} <= {p.name for p in out.iterdir()}
     from ai_edge_litert.interpreter import Interpreter
 
@@ -93,13 +100,23 @@ def test_bert_text_classification_matches_pytorch(bert_dir, tmp_path, capsys):
     assert _independent_gap(bert_dir, out / "model.tflite", "text-classification", inputs) <= FLOAT_ATOL
 
 
+def test_json_follows_the_core_report_schema(bert_dir, tmp_path, capsys):
+    """PyTorch -> TFLite --json validates against the one report schema of every backend."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from xporter.report import schema
+
+    report = _export(bert_dir, tmp_path / "out", "--batch-size", "1", "--sequence-length", "8", capsys=capsys)
+    jsonschema.validate(report, schema())
+    assert report["opset"] is None and report["dynamic_axes"] is False and report["validated"] is True
+
+
 def test_vit_image_classification_matches_pytorch(tmp_path, capsys):
     model_dir = tmp_path / "vit"
     _save_torch("vit", "image-classification", model_dir)
     out = tmp_path / "vit-tflite"
     report = _export(model_dir, out, "--batch-size", "1", "--height", "32", "--width", "32", capsys=capsys)
-    assert report["valid"] is True and report["shapes"] == {"batch_size": 1, "num_channels": 3, "height": 32, "width": 32}
-    assert report["components"]["model"]["validation"]["outputs"]["logits"]["max_abs_diff"] <= FLOAT_ATOL
+    assert report["ok"] is True and report["shapes"] == {"batch_size": 1, "num_channels": 3, "height": 32, "width": 32}
+    assert _check(report)["max_abs_diff"] <= FLOAT_ATOL
     pixels = {"pixel_values": np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32)}
     assert _independent_gap(model_dir, out / "model.tflite", "image-classification", pixels) <= FLOAT_ATOL
 
@@ -111,9 +128,9 @@ def test_decoder_text_generation_without_past_matches_pytorch(tmp_path, capsys, 
     out = tmp_path / f"{model_type}-tflite"
     report = _export(model_dir, out, "--task", "text-generation", "--batch-size", "1", "--sequence-length", "8",
                      capsys=capsys)
-    assert report["valid"] is True
-    metrics = report["components"]["model"]["validation"]["outputs"]["logits"]
-    assert metrics["shape"] == [1, 8, 100] and metrics["max_abs_diff"] <= FLOAT_ATOL
+    assert report["ok"] is True
+    check = _check(report)
+    assert check["shape"] == check["reference_shape"] == [1, 8, 100] and check["max_abs_diff"] <= FLOAT_ATOL
     ids = {"input_ids": np.random.default_rng(5).integers(5, 100, (1, 8), dtype=np.int32),
            "attention_mask": np.ones((1, 8), np.int32)}
     assert _independent_gap(model_dir, out / "model.tflite", "text-generation", ids) <= FLOAT_ATOL
@@ -124,11 +141,11 @@ def test_quantized_bert_stays_close_to_pytorch(bert_dir, tmp_path, capsys, mode,
     out = tmp_path / f"bert-{mode}"
     report = _export(bert_dir, out, "--batch-size", "2", "--sequence-length", "8", "--quantize", mode,
                      "--num-calibration-samples", "8", capsys=capsys)
-    component = report["components"]["model"]
-    assert report["valid"] is True and report["quantization"]["mode"] == mode
-    assert component["size_ratio"] < 1.0, component  # quantized weights are smaller than float32
-    metrics = component["validation"]["outputs"]["logits"]
-    assert metrics["cosine_similarity"] >= min_cosine, metrics
+    part = report["parts"]["model"]
+    assert report["ok"] is True and report["quantization"]["mode"] == mode
+    assert part["size_ratio"] < 1.0, part  # quantized weights are smaller than float32
+    check = _check(report)
+    assert check["atol"] is None and check["metrics"]["cosine_similarity"] >= min_cosine, check
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -197,7 +214,7 @@ def test_every_tflite_table_pair_from_pytorch(tmp_path, capsys, model_type, task
     flags = [f"--{k.replace('_', '-')}" for k in shapes]
     args = [item for pair in zip(flags, shapes.values()) for item in pair]
     report = _export(model_dir, tmp_path / "out", "--task", task, *args, capsys=capsys)
-    assert report["valid"] is True, report["components"]
+    assert report["ok"] is True, report["validation"]
 
 
 def test_python_api_takes_a_loaded_pytorch_model(tmp_path):
@@ -208,5 +225,5 @@ def test_python_api_takes_a_loaded_pytorch_model(tmp_path):
     _save_torch("vit", "image-classification", torch_dir)
     model = AutoModelForImageClassification.from_pretrained(torch_dir, attn_implementation="eager")
     report = export_tflite(model, tmp_path / "out", task="image-classification", batch_size=1, height=32, width=32)
-    assert report["converter"] == "litert-torch" and report["valid"] is True
-    assert report["components"]["model"]["validation"]["outputs"]["logits"]["max_abs_diff"] <= FLOAT_ATOL
+    assert report["exporter"] == "litert-torch" and report["ok"] is True
+    assert _check(report)["max_abs_diff"] <= FLOAT_ATOL

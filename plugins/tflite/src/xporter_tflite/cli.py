@@ -82,16 +82,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(report: dict, progress) -> None:
-    for name, component in report["components"].items():
-        line = f"{component['file']}: {component['size_bytes'] / 1e6:.2f} MB"
-        if "size_ratio" in component:
-            line += f" ({component['size_ratio']:.2f}x the float32 file)"
-        for output, metrics in component.get("validation", {}).get("outputs", {}).items():
-            parts = [f"max|diff| {metrics['max_abs_diff']:.2e}"]
+    """One line per exported file (size, ratio to float32, each output's gap and accuracy) from the
+    core report: parts say the files, ``validation`` the compared outputs."""
+    checks = {v["part"]: v["outputs"] for v in report["validation"]}
+    for name, part in report["parts"].items():
+        line = f"{part['file']}: {part['size_bytes'] / 1e6:.2f} MB"
+        if "size_ratio" in part:
+            line += f" ({part['size_ratio']:.2f}x the float32 file)"
+        for check in checks.get(name, []):
+            measures = [f"max|diff| {check['max_abs_diff']:.2e}"]
             if report["quantization"]:
-                parts.append(f"cosine {metrics['cosine_similarity']:.4f}")
-                if "argmax_agreement" in metrics:
-                    parts.append(f"argmax agreement {metrics['argmax_agreement']:.1%}")
-            line += f"; {output}: {', '.join(parts)}"
+                measures.append(f"cosine {check['metrics']['cosine_similarity']:.4f}")
+                if "argmax_agreement" in check["metrics"]:
+                    measures.append(f"argmax agreement {check['metrics']['argmax_agreement']:.1%}")
+            line += f"; {check['name']}: {', '.join(measures)}"
         progress.note(line)
     print(f"TFLite export of {report['model_type']} ({report['task']}) written to {report['output']}")

@@ -3,7 +3,9 @@
 Everything is written through :func:`xporter.output.atomic_output_dir`, so an interrupted
 export leaves nothing behind, and neither does a failed validation: it raises
 :class:`xporter.errors.ValidationError` inside the staging block (the policy every backend
-shares; ``--no-validate`` keeps unvalidated files, marked ``"validated": false``).
+shares, :func:`xporter.report.raise_if_failed`; ``--no-validate`` keeps unvalidated files,
+marked ``"validated": false``). The report is the core's :class:`xporter.report.ExportReport`,
+the one schema of every backend (``export_report.json`` and ``--json``).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from xporter import TasksManager
 from xporter.arguments import check_atol, check_shapes
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
+from xporter.report import ExportReport, PartValidation, file_entries, package_versions, raise_if_failed
 
-from .report import raise_if_invalid, seal_report
 from .paths import select_path
 from .quantize import QuantizationOptions, calibration_batches
 from .source import copy_side_files
 
 SHAPE_ARGUMENTS = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
 DEFAULT_ATOL = 1e-4
+# versions every TFLite report records (those installed); each path adds its converter's
+REPORTED_DISTRIBUTIONS = ("xporter-tflite", "transformers", "ai-edge-litert")
 
 
 def build_config(model_config: Any, model_type: str, task: str, shapes: Dict[str, Optional[int]]):
@@ -74,31 +78,43 @@ def export_tflite(
         precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
         source = path.load(model, task, cache_dir, trust_remote_code, precheck)
         config = build_config(source.model.config, source.model_type, source.task, shapes)
-    report: Dict[str, Any] = {
-        "backend": "tflite",
-        "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
-        "model_type": source.model_type,
-        "task": source.task,
-        "checkpoint_framework": source.checkpoint_framework,
-        "converter": "litert-torch" if path.framework == "pt" else "tensorflow",
-        "shapes": config.used_shapes(),
-        "quantization": quantization.as_dict() if quantization else None,
-        "atol": atol,
-        "components": {},
-    }
+    report = _new_report(model, output, path, source, config, quantization)
     with atomic_output_dir(output, overwrite, source=model) as staging:
         for component in config.components():
-            report["components"][component.name] = _export_component(
-                path, source, config, component, quantization, staging, progress, validate, atol, num_validation_samples)
-        report["files"] = [f"{c}.tflite" for c in report["components"]] + copy_side_files(source, staging)
-        seal_report(report, staging, validate, progress)
-        raise_if_invalid(report, output, validate, "TFLite",
-                         reference="PyTorch" if path.framework == "pt" else "TensorFlow")
-    return report
+            part, checks = _export_component(path, source, config, component, quantization, staging, progress,
+                                             validate, atol, num_validation_samples)
+            report.parts[component.name] = part
+            report.validation.extend(checks)
+        if validate:
+            # inside the block: a failed export leaves nothing; the message names the reference model
+            raise_if_failed(report.validation, f"TFLite vs {path.reference_name}")
+        written = [part["file"] for part in report.parts.values()] + copy_side_files(source, staging)
+        report.files = file_entries(staging, written)
+        report.versions = package_versions(*REPORTED_DISTRIBUTIONS, *path.distributions)
+        report.timings = {name: round(seconds, 3) for name, seconds in progress.timings}
+        report.write(staging)
+    return report.to_dict()
+
+
+def _new_report(model, output, path, source, config, quantization: Optional[QuantizationOptions]) -> ExportReport:
+    """The core report (one schema for every backend) with TFLite's facts in its generic fields:
+    the converter is ``exporter``, the static sizes ``shapes`` (no ``opset``, no dynamic axes) and
+    the post-training options ``quantization``; LiteRT's version is in ``versions``."""
+    return ExportReport(
+        str(model) if isinstance(model, (str, Path)) else type(model).__name__,
+        str(Path(output).expanduser().resolve()), source.model_type, source.task, "transformers", None,
+        path.exporter, "fp32", False, backend="tflite", framework=path.framework,
+        checkpoint_framework=source.checkpoint_framework, shapes=config.used_shapes(),
+        quantization=quantization.as_dict() if quantization else None)
 
 
 def _export_component(path, source, config, component, quantization, staging: Path, progress: Progress,
-                      validate: bool, atol: float, num_validation_samples: Optional[int]) -> Dict[str, Any]:
+                      validate: bool, atol: float, num_validation_samples: Optional[int]):
+    """Convert one component to ``<name>.tflite`` and, with ``validate``, check it with LiteRT.
+
+    Returns the report's part entry (file, static input shapes and dtypes, outputs; with
+    quantization the float32 size it is measured against) and its validations.
+    """
     label = component.name if len(config.components()) > 1 else "model"
     calibration = None
     if quantization is not None and quantization.calibrated:
@@ -108,8 +124,7 @@ def _export_component(path, source, config, component, quantization, staging: Pa
         flatbuffer = path.convert(source, config, component, quantization, calibration)
     file = staging / f"{component.name}.tflite"
     file.write_bytes(flatbuffer)
-    sizes = config.check_shapes()
-    result: Dict[str, Any] = {
+    part: Dict[str, Any] = {
         "file": file.name,
         "size_bytes": len(flatbuffer),
         "inputs": {n: {"shape": list(config.input_shape(s)), "dtype": s.dtype} for n, s in component.inputs.items()},
@@ -118,21 +133,31 @@ def _export_component(path, source, config, component, quantization, staging: Pa
     if quantization is not None:
         with progress.step(f"convert {label} in float32 (size reference)"):
             float_size = len(path.convert(source, config, component))
-        result["float32_size_bytes"] = float_size
-        result["size_ratio"] = round(len(flatbuffer) / float_size, 4)
+        part["float32_size_bytes"] = float_size
+        part["size_ratio"] = round(len(flatbuffer) / float_size, 4)
+    checks = []
     if validate:
-        from .litert_worker import LiteRTCrash, run_isolated
-        from .validate import compare
+        checks = [_validate_component(path, source, config, component, file, quantization is not None, atol,
+                                      num_validation_samples, label, progress)]
+    return part, checks
 
-        samples = num_validation_samples or (20 if quantization is not None else sizes["batch_size"])
-        num_batches = max(1, math.ceil(samples / sizes["batch_size"]))
-        with progress.step(f"validate {label} with LiteRT ({num_batches} batch{'es' if num_batches > 1 else ''})"):
-            batches = [config.generate_dummy_inputs(component, seed=10_000 + i) for i in range(num_batches)]
-            references = [path.reference(source, config, component, b) for b in batches]
-            try:
-                candidates = run_isolated(str(file), batches)
-            except LiteRTCrash as exc:
-                result["validation"] = {"valid": False, "problems": [str(exc)], "outputs": {}, "num_batches": 0}
-            else:
-                result["validation"] = compare(references, candidates, quantization is not None, atol)
-    return result
+
+def _validate_component(path, source, config, component, file: Path, quantized: bool, atol: float,
+                        num_validation_samples: Optional[int], label: str, progress: Progress) -> PartValidation:
+    """LiteRT (in a child process, so an interpreter abort is a failed check, not a dead exporter)
+    against the source model on fresh inputs at the static shapes."""
+    from .litert_worker import LiteRTCrash, run_isolated
+    from .validate import FLOAT_CRITERION, QUANTIZED_CRITERION, compare, input_shapes
+
+    batch_size = config.check_shapes()["batch_size"]
+    samples = num_validation_samples or (20 if quantized else batch_size)
+    num_batches = max(1, math.ceil(samples / batch_size))
+    with progress.step(f"validate {label} with LiteRT ({num_batches} batch{'es' if num_batches > 1 else ''})"):
+        batches = [config.generate_dummy_inputs(component, seed=10_000 + i) for i in range(num_batches)]
+        references = [path.reference(source, config, component, b) for b in batches]
+        try:
+            candidates = run_isolated(str(file), batches)
+        except LiteRTCrash as exc:
+            return PartValidation(component.name, input_shapes(batches[0]), problems=[str(exc)], batches=0,
+                                  criterion=QUANTIZED_CRITERION if quantized else FLOAT_CRITERION)
+        return compare(component.name, batches, references, candidates, quantized, atol, path.reference_name)

@@ -45,6 +45,9 @@ class TFPath:
     """TensorFlow model -> ``TFLiteConverter`` (quantization set on the converter)."""
 
     framework = "tf"
+    exporter = "tflite-converter"  # the report's ``exporter``
+    reference_name = "TensorFlow"  # the model LiteRT is compared with
+    distributions = ("tensorflow", "tf-keras")  # versions the report records
 
     def check_options(self, quantization) -> None:
         """Every quantization option maps onto the TFLite converter."""
@@ -74,6 +77,9 @@ class TorchPath:
     """PyTorch module -> litert-torch; quantization by ai-edge-quantizer on the flatbuffer."""
 
     framework = "pt"
+    exporter = "litert-torch"
+    reference_name = "PyTorch"
+    distributions = ("torch", "litert-torch", "ai-edge-quantizer")
 
     def check_options(self, quantization) -> None:
         """Refuse, before anything loads, the quantization options ai-edge-quantizer lacks."""

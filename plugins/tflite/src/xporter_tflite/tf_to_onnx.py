@@ -211,7 +211,7 @@ def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) 
     import onnxruntime as ort
 
     from .convert import call_reference
-    from .validate import compare, part_validation
+    from .validate import compare
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     configs = [config] + ([_varied_config(config, plan)] if dynamic_axes else [])
@@ -222,6 +222,6 @@ def _validate(model, config, plan, path: Path, atol: float, dynamic_axes: bool) 
         reference = call_reference(model, sized, plan.component, inputs)
         names = [o.name for o in session.get_outputs()]
         candidate = dict(zip(names, session.run(names, inputs)))
-        result = compare([reference], [candidate], quantized=False, atol=atol)
-        checks.append(part_validation(plan.component.name, result, {k: list(v.shape) for k, v in inputs.items()}, atol))
+        checks.append(compare(plan.component.name, [inputs], [reference], [candidate], quantized=False, atol=atol,
+                              reference="TensorFlow"))
     return checks
