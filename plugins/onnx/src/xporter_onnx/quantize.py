@@ -11,7 +11,8 @@ keeps the output contract (names, external data, validation, nothing left on fai
 ``int8-static``    ``quantize_static`` in QDQ form, u8 activations / s8 per-channel weights, scales
                    calibrated on samples (:mod:`xporter_onnx.calibration`).
 ``int4``           ``MatMulNBitsQuantizer``: 4-bit block-wise weight-only MatMulNBits (block size,
-                   accuracy level 4 = int8 compute by default), for decoders and large linears.
+                   accuracy level 4 = int8 compute by default), for decoders and large linears. The
+                   MatMul that writes a graph output (a decoder's LM head) keeps 8 bits (``head_bits``).
 ``fp16``           ``convert_float_to_float16`` with fp32 inputs/outputs (``keep_io_types``).
 ``q4f16``          int4, then fp16 (fp32 I/O).
 
@@ -55,6 +56,7 @@ class QuantizeOptions:
     reduce_range: Optional[bool] = None
     block_size: int = 128
     accuracy_level: Optional[int] = 4
+    head_bits: int = 8  # int4/q4f16: bits of the MatMul writing a graph output (LM head); 4 = as the rest, 0 = float
     symmetric: bool = False
     calibration_dataset: Optional[str] = None
     calibration_column: Optional[str] = None
@@ -137,22 +139,66 @@ def _int8_static(source: Path, target: Path, options: QuantizeOptions,
     return settings
 
 
-def _int4(source: Path, target: Path, options: QuantizeOptions, **_: Any) -> Dict[str, Any]:
+def _output_matmuls(graph: Any) -> List[str]:
+    """MatMul nodes that write a graph output (a decoder's LM head -> ``logits``), also inside the
+    branches of a merged decoder's ``If``."""
+    outputs = {output.name for output in graph.output}
+    found = []
+    for node in graph.node:
+        if node.op_type == "MatMul" and set(node.output) & outputs:
+            found.append(node.name)
+        for attribute in node.attribute:
+            for subgraph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                found.extend(_output_matmuls(subgraph))
+    return found
+
+
+def weight_only(source: Path, target: Path, options: QuantizeOptions, bits: int = 4) -> Dict[str, Any]:
+    """Block-wise weight-only MatMulNBits (``bits`` 4 or 8), the LM head at ``options.head_bits``.
+
+    The head is the one MatMul whose error lands on the logits unfiltered (no later layer norm or
+    residual averages it out); greedy decoding flips wherever the top-1 margin is below that
+    error, so by default it keeps 8 bits (+~1/8 of its fp32 size) while the body takes ``bits``.
+    """
+    import logging
+
+    root_level = logging.getLogger().level  # the module below sets the root logger to INFO on import
     import onnx
     from onnxruntime.quantization import QuantFormat
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=4, block_size=options.block_size,
-                                     is_symmetric=options.symmetric, accuracy_level=options.accuracy_level,
-                                     quant_format=QuantFormat.QOperator, op_types_to_quantize=("MatMul",))
-    quantizer.process()
+    quiet = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # it logs every node at INFO
+    try:
+        model = onnx.load(str(source))
+        heads = list(dict.fromkeys(_output_matmuls(model.graph))) if options.head_bits != bits else []
+        quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=options.block_size,
+                                         is_symmetric=options.symmetric, accuracy_level=options.accuracy_level,
+                                         quant_format=QuantFormat.QOperator, op_types_to_quantize=("MatMul",),
+                                         nodes_to_exclude=heads)
+        quantizer.process()
+        if heads and options.head_bits:
+            quantizer = MatMulNBitsQuantizer(quantizer.model.model, bits=options.head_bits,
+                                             block_size=options.block_size, is_symmetric=options.symmetric,
+                                             accuracy_level=options.accuracy_level, quant_format=QuantFormat.QOperator,
+                                             op_types_to_quantize=("MatMul",), nodes_to_include=heads)
+            quantizer.process()  # only the heads are left with a constant weight
+    finally:
+        quiet.setLevel(level)
+        logging.getLogger().setLevel(root_level)
     converted = sum(node.op_type == "MatMulNBits" for node in quantizer.model.model.graph.node)
     if not converted:
-        raise ExportError(f"int4: {source.name} has no MatMul with a constant 2-D weight to quantize",
+        raise ExportError(f"int{bits}: {source.name} has no MatMul with a constant 2-D weight to quantize",
                           "use --quantize int8-dynamic (or fp16) for this model")
     quantizer.model.save_model_to_file(str(target), use_external_data_format=_graph_bytes(source) >= TWO_GB)
-    return {"bits": 4, "block_size": options.block_size, "accuracy_level": options.accuracy_level,
-            "symmetric": options.symmetric, "matmul_nbits_nodes": converted}
+    return {"bits": bits, "block_size": options.block_size, "accuracy_level": options.accuracy_level,
+            "symmetric": options.symmetric, "matmul_nbits_nodes": converted,
+            "head_bits": (options.head_bits or 32) if heads else bits, "heads": heads}
+
+
+def _int4(source: Path, target: Path, options: QuantizeOptions, **_: Any) -> Dict[str, Any]:
+    return weight_only(source, target, options, bits=4)
 
 
 def _fp16(source: Path, target: Path, options: QuantizeOptions, **_: Any) -> Dict[str, Any]:
