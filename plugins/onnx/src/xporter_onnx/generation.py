@@ -143,14 +143,14 @@ class OnnxDecoderGreedy:
         mask = np.ones_like(input_ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         state = _GreedyState(eos_token_id, pad_token_id, batch)
         past = _empty_past(self.session, batch)
-        step_ids, sequences, step_embeds = input_ids, input_ids, inputs_embeds
+        step_ids, sequences = input_ids, input_ids
         for step in range(max_new_tokens):
+            prompt = step == 0
             feed: Dict[str, np.ndarray] = dict(past)
-            feed.update(self._token_feed(step_ids, step_embeds))
+            feed.update(self._token_feed(step_ids, inputs_embeds if prompt else None))
             if "token_type_ids" in self.input_names:
-                types = token_type_ids if step == 0 and token_type_ids is not None else np.zeros_like(step_ids)
+                types = token_type_ids if prompt and token_type_ids is not None else np.zeros_like(step_ids)
                 feed["token_type_ids"] = np.asarray(types).astype(_int_type(self.session, "token_type_ids"))
-            step_embeds = None
             if "attention_mask" in self.input_names:
                 feed["attention_mask"] = mask.astype(_int_type(self.session, "attention_mask"))
             if "position_ids" in self.input_names:

@@ -31,6 +31,7 @@ positions are 3-D (Qwen2-VL M-RoPE) need their own decoder inputs and are not ro
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Dict, List
 
 from ..base import ExportPart, IOSpec
@@ -186,9 +187,14 @@ def _reads_as_prefill(cache: Any) -> Any:
     steps stay causal anyway: a generated token's block id is -1 (suffix), and the block ids
     of the new tokens are what the mask reads.
     """
-    cls = type(cache)
-    cache.__class__ = type(f"Prefill{cls.__name__}", (cls,), {"is_initialized": property(lambda self: False)})
+    cache.__class__ = _prefill_class(type(cache))
     return cache
+
+
+@functools.lru_cache(maxsize=None)
+def _prefill_class(cls: type) -> type:
+    """One subclass per cache class (the wrapper runs on every traced and validated call)."""
+    return type(f"Prefill{cls.__name__}", (cls,), {"is_initialized": property(lambda self: False)})
 
 
 def _insert_after(spec: IOSpec, anchor: str, name: str, axes: Dict[int, str]) -> IOSpec:
@@ -209,8 +215,6 @@ def image_features(model: Any, vision_inputs: Dict[str, Any], projector: str = "
     them would freeze the number of images into the trace, so the projector's output (the
     same rows before the split) is read through a forward hook instead.
     """
-    import torch
-
     captured: List[Any] = []
     hooks = [module.register_forward_hook(lambda _m, _i, output: captured.append(output))
              for name, module in model.named_modules() if name.rsplit(".", 1)[-1] == projector]
@@ -221,8 +225,7 @@ def image_features(model: Any, vision_inputs: Dict[str, Any], projector: str = "
             hook.remove()
     features = getattr(out, "pooler_output", out)
     if isinstance(features, (list, tuple)):
-        joined = torch.cat([f.reshape(-1, f.shape[-1]) for f in features], dim=0)
-        if len(captured) != 1 or captured[0].numel() != joined.numel():
+        if len(captured) != 1 or captured[0].numel() != sum(f.numel() for f in features):
             from xporter.errors import ExportError
 
             raise ExportError(f"{type(model).__name__} returns image features per image and has no single "
