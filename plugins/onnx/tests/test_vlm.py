@@ -177,3 +177,31 @@ def test_token_types_shape_the_prefill_mask(model_type, tmp_path):
     runs = [session.run(["logits"], dict(feed, token_type_ids=np.array([types])))[0]
             for types in ([0, 0, 0, 0, 0, 0], [0, 1, 1, 1, 0, 0])]
     assert np.abs(runs[0] - runs[1]).max() > 1e-4
+
+
+def test_cli_refuses_a_row_newer_than_the_installed_transformers_in_one_line(tmp_path, capsys, monkeypatch):
+    from xporter.cli.main import main
+    from xporter_onnx.testing import tiny_model_dir
+
+    row = ROWS["llava"]
+    model_dir = tiny_model_dir(row, TASK, tmp_path / "model")
+    monkeypatch.setattr(row.config_class, "MIN_TRANSFORMERS_VERSION", "99.0")
+    capsys.readouterr()
+    assert main(["export", "onnx", "-m", str(model_dir), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "LlavaOnnxConfig needs transformers >= 99.0" in err[0]
+    assert "pip install 'transformers>=99.0'" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_per_image_features_without_the_named_projector_is_one_error(tmp_path):
+    import xporter_onnx
+    from xporter.errors import ExportError
+    from xporter_onnx.testing import tiny_model_dir
+
+    row = ROWS["llava"]
+    model_dir = tiny_model_dir(row, TASK, tmp_path / "model")
+    wrong = type("WrongProjector", (row.config_class,), {"PROJECTOR": "no_such_module"})
+    with pytest.raises(ExportError, match="returns image features per image and has no single 'no_such_module'"):
+        xporter_onnx.export(str(model_dir), str(tmp_path / "out"), task=TASK, custom_onnx_config=wrong)
+    assert not (tmp_path / "out").exists()
