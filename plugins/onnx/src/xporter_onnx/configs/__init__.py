@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Tuple
 TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_transformers", "decoder", "seq2seq",
                  "time_series", "musicgen", "diffusers", "speecht5",
                  # transformers 5 architectures beyond Optimum's list (modules appear as they are written)
-                 "decoder_llms", "hybrid_decoders", "vlm", "encoder_heads", "vision_heads", "towers", "audio_heads",
+                 "decoder_llms", "hybrid_decoders", "vlm", "qwen_vl", "encoder_heads", "vision_heads", "towers", "audio_heads",
                  "seq2seq_more")
 SUFFIX = "OnnxConfig"
 # Helpers defined here; every other public name of this package is a config class.
