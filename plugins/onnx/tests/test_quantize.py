@@ -22,20 +22,35 @@ def _one_error(err):
 @pytest.fixture(scope="module")
 def bert_export(tiny_bert_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("q") / "bert"
-    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--quantize", "int8-dynamic,int4"]) == 0
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--quantize", "int8-dynamic,int4,int8-weight"]) == 0
     return out
+
+
+def _nbits(path):
+    """``{node name: (bits, block_size)}`` of the MatMulNBits nodes of ``path``."""
+    return {node.name: tuple(next(a.i for a in node.attribute if a.name == key) for key in ("bits", "block_size"))
+            for node in onnx.load(str(path)).graph.node if node.op_type == "MatMulNBits"}
 
 
 def test_export_quantize_writes_validated_variants(bert_export):
     report = json.loads((bert_export / "export_report.json").read_text())
     variants = {v["file"]: v for v in report["quantization"]["variants"]}
-    assert set(variants) == {"model_quantized.onnx", "model_q4.onnx"}
+    assert set(variants) == {"model_quantized.onnx", "model_q4.onnx", "model_q8w.onnx"}
     for name, entry in variants.items():
         assert entry["ok"] and name in report["files"]
         assert entry["outputs"]["logits"]["cosine"] >= report["quantization"]["thresholds"]["min_cosine"][entry["mode"]]
         assert 0 < entry["size_ratio"] and "argmax_agreement" in entry["outputs"]["logits"]
-    ops = {n.op_type for n in onnx.load(str(bert_export / "model_q4.onnx")).graph.node}
-    assert "MatMulNBits" in ops
+    # int4 without --block-size: the default 32 reaches every MatMulNBits node (not ORT's own 128).
+    assert report["quantization"]["options"]["block_size"] == 32 == variants["model_q4.onnx"]["settings"]["block_size"]
+    assert _nbits(bert_export / "model_q4.onnx") and set(_nbits(bert_export / "model_q4.onnx").values()) == {(4, 32)}
+    # int8-weight: every eligible MatMul (the classifier head included) is an 8-bit MatMulNBits.
+    q8w = _nbits(bert_export / "model_q8w.onnx")
+    assert len(q8w) == variants["model_q8w.onnx"]["settings"]["matmul_nbits_nodes"] == len(_nbits(bert_export / "model_q4.onnx"))
+    graph = onnx.load(str(bert_export / "model_q8w.onnx")).graph
+    constants = {t.name for t in graph.initializer}
+    assert set(q8w.values()) == {(8, 32)}
+    assert not [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in constants]
+    assert variants["model_q8w.onnx"]["outputs"]["logits"]["cosine"] >= 0.98
     ops = {n.op_type for n in onnx.load(str(bert_export / "model_quantized.onnx")).graph.node}
     assert ops & {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"}
     assert "LayerNormalization" in {n.op_type for n in onnx.load(str(bert_export / "model.onnx")).graph.node}
@@ -85,7 +100,8 @@ def test_variant_under_its_threshold_leaves_nothing(bert_export, tmp_path):
     assert not (tmp_path / "strict").exists()
 
 
-def test_int4_on_a_graph_without_eligible_matmul_is_refused(tmp_path):
+@pytest.mark.parametrize("mode", ["int4", "int8-weight"])
+def test_weight_only_on_a_graph_without_eligible_matmul_is_refused(tmp_path, mode):
     from onnx import TensorProto, helper
 
     from xporter.errors import ExportError
@@ -96,9 +112,22 @@ def test_int4_on_a_graph_without_eligible_matmul_is_refused(tmp_path):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
     source = tmp_path / "add.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(source))
-    with pytest.raises(ExportError, match="no MatMul.*int8-dynamic"):
-        quantize_graph(source, tmp_path / "add_q4.onnx", "int4", QuantizeOptions())
+    with pytest.raises(ExportError) as caught:
+        quantize_graph(source, tmp_path / "add_q.onnx", mode, QuantizeOptions())
+    assert str(caught.value).startswith(f"{mode}: add.onnx has no MatMul") and "\n" not in str(caught.value)
+    assert "int8-dynamic" in caught.value.hint
     assert sorted(p.name for p in tmp_path.iterdir()) == ["add.onnx"]
+
+
+def test_default_block_size_reaches_the_options():
+    import argparse
+
+    from xporter_onnx.cli import configure_quantization, quantize_options
+
+    parser = argparse.ArgumentParser()
+    configure_quantization(parser)
+    assert quantize_options(parser.parse_args([])).block_size == 32
+    assert quantize_options(parser.parse_args(["--block-size", "128"])).block_size == 128
 
 
 class _Quiet:
@@ -202,3 +231,36 @@ def test_check_variant_gates_on_the_documented_decoder_minimum():
     low = {"agreement": MIN_GREEDY_AGREEMENT["int4"] - 0.01, "gated_on": "teacher_forced_agreement"}
     assert check_variant("model_q4.onnx", "int4", outputs, low, None)
     assert not check_variant("model_q4.onnx", "int4", outputs, dict(low, agreement=MIN_GREEDY_AGREEMENT["int4"]), None)
+
+
+def test_llama_int8_weight_and_fp16_variants_pass_the_checker_and_validate(llama_with_past, tmp_path):
+    """int8-weight: 8-bit MatMulNBits everywhere, LM head included; fp16: the Casts after the fp32
+    ``past_key_values.*`` inputs come before their consumers (onnx.checker used to reject the order)."""
+    out = tmp_path / "q"
+    assert main(["quantize", "onnx", str(llama_with_past), str(out), "--mode", "int8-weight,fp16"]) == 0
+    report = json.loads((out / "export_report.json").read_text())
+    variants = {v["file"]: v for v in report["quantization"]["variants"]}
+    assert set(variants) == {"model_q8w.onnx", "model_fp16.onnx"}
+    for name, entry in variants.items():
+        onnx.checker.check_model(str(out / name), full_check=True)
+        assert entry["ok"] and name in report["files"]
+        assert entry["greedy"]["teacher_forced_agreement"] >= report["quantization"]["thresholds"][
+            "min_greedy_agreement"][entry["mode"]]
+    assert report["quantization"]["thresholds"]["min_greedy_agreement"]["int8-weight"] == 0.85
+    bits = _nbits(out / "model_q8w.onnx")
+    assert "/model/lm_head/MatMul_Q8" in bits and len(bits) > 1 and set(bits.values()) == {(8, 32)}
+    assert variants["model_q8w.onnx"]["settings"]["heads"] == []  # head_bits 8 == bits: nothing set apart
+    assert 0.2 < variants["model_q8w.onnx"]["size_ratio"] < 0.6  # the fp32 token embedding (a Gather) stays
+    half = onnx.load(str(out / "model_fp16.onnx"))
+    assert {i.type.tensor_type.elem_type for i in half.graph.input if i.name.startswith("past_key_values.")} \
+        == {onnx.TensorProto.FLOAT}  # keep_io_types: the casts are in the graph
+
+
+def test_llama_dtype_fp16_passes_the_checker(tmp_path, llama_with_past):
+    import xporter_onnx
+
+    report = xporter_onnx.export(llama_with_past.parent / "src", tmp_path / "fp16", task="text-generation-with-past",
+                                 dtype="fp16")
+    onnx.checker.check_model(str(tmp_path / "fp16" / "model.onnx"), full_check=True)
+    [checked] = report.quantization["fp16_conversion"]
+    assert checked["greedy"]["teacher_forced_agreement"] >= 0.95 and checked["outputs"]["logits"]["cosine"] > 0.999

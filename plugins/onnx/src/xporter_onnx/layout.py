@@ -9,7 +9,11 @@
   it reads: ``encoder_model`` and ``decoder_model_merged`` (one decoder for both steps).
 
 Variant suffixes are the ones transformers.js maps its dtypes to (``q8`` -> ``_quantized``),
-used in both layouts so one name means one thing.
+used in both layouts so one name means one thing. ``int8-weight`` (8-bit MatMulNBits) has no
+transformers.js dtype: its ``_q8w`` suffix is none of transformers.js's (``_quantized``, ``_int8``,
+``_uint8``, ``_q4``, ``_q4f16``, ``_bnb4``, ``_fp16``), so no ``dtype`` selects it and no dtype picks
+it by mistake; transformers.js can still load it by name (``model_file_name: "model_q8w"`` with
+``dtype: "fp32"``) for the single-graph models that read ``model``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from xporter.errors import ExportError, choices_message
 LAYOUTS = {"optimum": "optimum", "transformers.js": "transformers.js", "onnx-community": "transformers.js"}
 GRAPH_FOLDER = {"optimum": "", "transformers.js": "onnx"}
 SUFFIX_BY_MODE = {"fp32": "", "fp16": "_fp16", "int8-dynamic": "_quantized", "uint8-dynamic": "_uint8",
-                  "int8-static": "_int8", "int4": "_q4", "q4f16": "_q4f16"}
+                  "int8-static": "_int8", "int4": "_q4", "q4f16": "_q4f16", "int8-weight": "_q8w"}
 # Graph names transformers.js reads for the model families it runs from a single folder
 # (vision-language models: vision_encoder + embed_tokens + decoder_model_merged).
 TRANSFORMERS_JS_GRAPHS = ("model", "encoder_model", "decoder_model_merged", "vision_encoder", "embed_tokens")

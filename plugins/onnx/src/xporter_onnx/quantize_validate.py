@@ -19,12 +19,12 @@ from xporter.errors import ValidationError
 # Minimum cosine (over every output, flattened) per mode. fp16 keeps ~3 decimal digits;
 # int8 moves each hidden state by a few percent; 4-bit weights by more.
 MIN_COSINE = {"fp16": 0.999, "int8-dynamic": 0.98, "uint8-dynamic": 0.98, "int8-static": 0.95,
-              "int4": 0.95, "q4f16": 0.95}
+              "int4": 0.95, "q4f16": 0.95, "int8-weight": 0.98}
 # Minimum teacher-forced top-1 agreement with the fp32 graph (share of decode steps, each fed the
 # fp32 greedy prefix, whose next token is the same), per mode. Per-step, so it does not compound the
 # way free-running agreement does (that one is reported, not gated; see greedy_agreement).
 MIN_GREEDY_AGREEMENT = {"fp16": 0.95, "int8-dynamic": 0.85, "uint8-dynamic": 0.85, "int8-static": 0.7,
-                        "int4": 0.7, "q4f16": 0.7}
+                        "int4": 0.7, "q4f16": 0.7, "int8-weight": 0.85}
 GREEDY_PROMPTS = 4  # fixed prompt set: seeded random token ids (random-weight models have no language)
 GREEDY_PROMPT_LENGTH = 8
 GREEDY_NEW_TOKENS = 16
