@@ -79,10 +79,14 @@ def configure_quantization(parser: argparse.ArgumentParser) -> None:
                        help="int8/uint8-dynamic: per-column weight scales (default on: more accurate)")
     group.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
                        help="7-bit int8 weights (default: only on x86 CPUs without VNNI)")
-    group.add_argument("--block-size", type=int, default=128, help="int4/q4f16: weights per scale (default 128)")
+    group.add_argument("--block-size", type=int, default=32,
+                       help="int4/q4f16/int8-weight: weights per scale, a power of two >= 16 (default 32: "
+                            "more accurate than 128 at a similar speed)")
     group.add_argument("--accuracy-level", type=int, choices=(0, 1, 2, 3, 4), default=4,
-                       help="int4/q4f16: MatMulNBits compute type (4 = int8, fastest on CPU; 0 = as the input)")
-    group.add_argument("--symmetric", action="store_true", help="int4/q4f16: symmetric weights (no zero points)")
+                       help="int4/q4f16/int8-weight: MatMulNBits compute type (4 = int8, fastest on CPU; "
+                            "0 = as the input)")
+    group.add_argument("--symmetric", action="store_true",
+                       help="int4/q4f16/int8-weight: symmetric weights (no zero points)")
     group.add_argument("--calibration-dataset", default=None,
                        help="int8-static: local .csv/.json/.jsonl/.parquet file (default: generated samples)")
     group.add_argument("--calibration-column", default=None, help="text column of the calibration dataset")
