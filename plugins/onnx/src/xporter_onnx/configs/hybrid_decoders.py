@@ -1,0 +1,193 @@
+"""State-space and hybrid decoders (Mamba, Mamba-2, conv / linear-attention layers) with their real cache.
+
+Why a separate config: these layers cache a convolution window and a recurrent state, not
+keys and values, so the key/value-only graph of :class:`~.decoder.DecoderOnnxConfig` cannot
+carry their past (it refuses them). The graph here is one *decode step*:
+
+==========================================  ===============================================
+inputs                                      outputs
+==========================================  ===============================================
+``input_ids`` (batch, 1)                    ``logits`` (batch, 1, vocab)
+``attention_mask`` (batch, 1) for pure      ``present_conv.{i}`` (batch, channels, kernel)
+SSMs; (batch, past + 1) for hybrids
+``position_ids`` (batch, 1), hybrids        ``present_ssm.{i}`` Mamba (batch, d_inner, d_state),
+whose forward takes them                    Mamba-2 (batch, heads, head_dim, d_state)
+``past_conv.{i}``, ``past_ssm.{i}``         ``present_recurrent.{i}`` (gated delta net)
+(``past_recurrent.{i}``) per state layer
+``past_key_values.{i}.key/value``           ``present.{i}.key/value`` (batch, kv_heads,
+(batch, kv_heads, past, head_dim) per       past + 1, head_dim)
+attention layer of a hybrid
+==========================================  ===============================================
+
+``{i}`` is the model's layer index (a hybrid's layer is either kind, falcon_h1's are both);
+the names are the ones transformers.js uses for such graphs (Mamba ``past_ssm``, LFM2
+``past_conv``, Qwen3.5 ``past_recurrent``), and which layers have which tensors is read from
+the model's own cache (:func:`xporter_onnx.state_cache.state_layout`).
+
+Why one token per step: the modeling code's prompt path scans the sequence with a Python
+loop (Mamba) or chunks sized by the prompt (Mamba-2), which a trace freezes at the trace's
+length, and neither starts from a given state; the decode step (conv window roll +
+selective state update) traces to plain ops. The prompt is therefore fed one token per step
+through the same graph, from zero states and empty keys/values
+(:class:`xporter_onnx.state_generation.OnnxStateDecoderGreedy`): the same recurrence, so the
+tokens equal ``generate()``'s. The graph's sequence axis is fixed at 1, so feeding more
+tokens at once fails in ONNX Runtime instead of computing something else.
+
+Left padding: a pure SSM's ``attention_mask`` is the step token's (1 real, 0 padding); the
+model zeroes the padded token's inputs exactly as ``generate()``'s prompt pass does, so the
+states stay what they would be without the padding. Hybrids take the usual mask over past +
+new tokens for their attention layers, and the greedy loop resets the recurrent states of
+rows whose token was padding (what the model's SSM mask achieves in ``generate()``).
+
+transformers 4.57 keeps these states in per-family cache classes (``MambaCache``,
+``HybridMambaAttentionDynamicCache``), which this config does not build: rows need 5.x.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, List
+
+from ..base import IOSpec
+from .. import past as kv
+from . import Arch
+from .decoder import DecoderOnnxConfig
+from .decoder_families import traceable_rotary
+
+TASKS = ("text-generation-with-past",)
+
+
+class StateDecoderOnnxConfig(DecoderOnnxConfig):
+    """One decode step of a state-space / hybrid decoder (see the module docstring).
+
+    Row attributes: ``RECURRENT_NAME`` (``ssm`` for Mamba-style layers, ``recurrent`` for gated
+    delta nets) and ``USE_POSITION_IDS`` (hybrids whose forward takes positions).
+    """
+
+    RECURRENT_NAME = "ssm"
+    USE_POSITION_IDS = False
+    MIN_TRANSFORMERS_VERSION = "5.0.0"
+    ATOL_FOR_VALIDATION = 2e-4
+    # batch and past length differ from the trace's (2, 16); the step is always one token
+    VALIDATION_SHAPES = {"batch_size": 3, "past_sequence_length": 7}
+
+    @property
+    def layout(self) -> List[Any]:
+        cached = self.__dict__.get("_layout")
+        if cached is None:
+            from ..state_cache import state_layout
+
+            cached = self.__dict__["_layout"] = state_layout(self._config)
+        return cached
+
+    @property
+    def has_attention(self) -> bool:
+        return any(entry.is_attention for entry in self.layout)
+
+    def uses_position_ids(self) -> bool:
+        return self.USE_POSITION_IDS and self.has_attention
+
+    def _state_axes(self, entry: Any, direction: str) -> Dict[int, str]:
+        if not entry.is_attention:
+            return {0: "batch_size"}
+        return {0: "batch_size", 2: "past_sequence_length" + (" + 1" if direction == "outputs" else "")}
+
+    @property
+    def inputs(self) -> IOSpec:
+        spec: IOSpec = {"input_ids": {0: "batch_size"}}
+        spec["attention_mask"] = {0: "batch_size", 1: "past_sequence_length + 1"} if self.has_attention \
+            else {0: "batch_size"}
+        if self.uses_position_ids():
+            spec["position_ids"] = {0: "batch_size"}
+        for entry in self.layout:
+            spec[entry.name("inputs", self.RECURRENT_NAME)] = self._state_axes(entry, "inputs")
+        return spec
+
+    @property
+    def outputs(self) -> IOSpec:
+        spec: IOSpec = {"logits": {0: "batch_size"}}
+        for entry in self.layout:
+            spec[entry.name("outputs", self.RECURRENT_NAME)] = self._state_axes(entry, "outputs")
+        return spec
+
+    def generate_dummy_inputs(self, framework: str = "pt", **kwargs: Any) -> Dict[str, Any]:
+        """One token per row, random states, and (hybrids) ``past_sequence_length`` cached keys/values;
+        validation's mask pads the first past position of the first row."""
+        import numpy as np
+
+        from ..dummy import to_framework
+
+        batch = int(kwargs.get("batch_size", 2))
+        past = int(kwargs.get("past_sequence_length", 16))
+        rng = np.random.default_rng(kwargs.get("seed", 0))
+        int_type = np.dtype(self.int_dtype)
+        float_type = {"fp32": np.float32, "fp16": np.float16, "bf16": np.float32}[self.float_dtype]
+        vocab = int(getattr(self._config.get_text_config(), "vocab_size", 128))
+        dummy: Dict[str, Any] = {"input_ids": rng.integers(3, vocab, (batch, 1)).astype(int_type)}
+        mask = np.ones((batch, past + 1 if self.has_attention else 1), dtype=int_type)
+        if kwargs.get("padding") and self.has_attention:
+            mask[0, 0] = 0
+        dummy["attention_mask"] = mask
+        if self.uses_position_ids():
+            dummy["position_ids"] = np.full((batch, 1), past, dtype=int_type)
+        for entry in self.layout:
+            shape = list(entry.shape)
+            if entry.is_attention:
+                shape[1] = past
+            values = rng.standard_normal((batch, *shape)) * (0.5 if entry.kind == "conv" else 0.1)
+            dummy[entry.name("inputs", self.RECURRENT_NAME)] = values.astype(float_type)
+        out = {name: to_framework(value, framework) for name, value in dummy.items()}
+        if framework == "pt" and self.float_dtype == "bf16":
+            import torch
+
+            out = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in out.items()}
+        return out
+
+    # -- model plumbing -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def export_context(self, model: Any):
+        from xporter.errors import ExportError
+
+        from ..state_cache import has_state_cache
+
+        if not has_state_cache():
+            import transformers
+
+            raise ExportError(f"'{model.config.model_type}' keeps its states in a per-family cache class on "
+                              f"transformers {transformers.__version__}, which this export does not build",
+                              "pip install 'transformers>=5' (its DynamicCache holds conv/recurrent states)")
+        with kv.traceable_masks(), traceable_rotary(model):
+            yield
+
+    def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        from ..state_cache import build_state_cache
+
+        inputs = dict(inputs)
+        names = [entry.name("inputs", self.RECURRENT_NAME) for entry in self.layout]
+        flat = [inputs.pop(name) for name in names]
+        inputs["past_key_values"] = build_state_cache(self._config, self.layout, flat)
+        return inputs
+
+    def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
+        kwargs = dict(kwargs)
+        kwargs[kv.cache_argument_name(model)] = kwargs.pop("past_key_values")
+        return model(**kwargs, use_cache=True, return_dict=True)
+
+    def flatten_outputs(self, model_output: Any) -> List[Any]:
+        from ..state_cache import flatten_state_cache
+
+        return [model_output.logits, *flatten_state_cache(kv.output_cache(model_output), self.layout)]
+
+
+def _row(model_type: str, tiny: Dict[str, Any], **attrs: Any) -> Arch:
+    return Arch(model_type, TASKS, StateDecoderOnnxConfig, dict(attrs) or {"RECURRENT_NAME": "ssm"}, tiny=tiny)
+
+
+TINY_SSM = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                state_size=8, expand=2, conv_kernel=4, tie_word_embeddings=False)
+
+ARCHITECTURES = [
+    _row("mamba", TINY_SSM),
+    _row("falcon_mamba", TINY_SSM),
+    _row("mamba2", dict(TINY_SSM, num_heads=8, head_dim=8, n_groups=1, chunk_size=16)),
+]
