@@ -1,0 +1,141 @@
+"""Qwen2-VL and Qwen2.5-VL as the three graphs of the vision-language split (see :mod:`.vlm`).
+
+What differs from the other VLM rows, and why:
+
+* ``vision_encoder.onnx`` takes ``pixel_values`` as the processor gives them, every image's
+  patches flattened and concatenated (patches, channels * temporal_patch_size * patch_size**2),
+  plus ``image_grid_thw`` (images, 3). The tower derives patch positions, per-image attention
+  and (2.5) windows from the grid in Python; :mod:`xporter_onnx.qwen_vl_patches` computes them
+  with tensor ops while exporting, so the graph holds for any number and size of images (the
+  validation runs other grids than the trace). ``image_features`` has one row per
+  ``<|image_pad|>`` token, images in order.
+* ``decoder_model_merged.onnx`` takes M-RoPE ``position_ids`` of shape (3, batch, sequence):
+  temporal, height and width positions, as transformers.js and onnxruntime-genai feed them. The
+  positions depend on the prompt's image grids and padding, which only the caller knows;
+  :mod:`xporter_onnx.qwen_vl_generation` computes them in numpy as ``get_rope_index`` does.
+
+Qwen3-VL is not a row: its tower adds learned position embeddings resampled per grid and
+"deepstack" features (the outputs of intermediate vision layers) that its language model adds to
+the hidden states of its first layers at the image tokens. Exporting it needs a vision output per
+deepstack layer and decoder inputs for them (features plus a visual-token mask), on both the
+prefill and the decode path; it is left out until that interface is written and checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, List
+
+from ..base import IOSpec
+from ..dummy import DummyInputGenerator, DummyPastKeyValuesGenerator, DummyTextInputGenerator, np, to_framework
+from . import Arch
+from .decoder import TINY
+from .vlm import DECODER, EMBED_TOKENS, TOKENS, VISION_ENCODER, VLM_TASKS, VlmNormalized, VlmOnnxConfig
+
+
+class QwenPatchInputGenerator(DummyInputGenerator):
+    """``image_grid_thw`` and matching flattened ``pixel_values``: ``batch_size`` images whose
+    grids (multiples of the merge size, 2 to 4 merged tokens a side) change with the batch size
+    and the sequence length, so validation sees other grids than the trace."""
+
+    SUPPORTED_INPUT_NAMES = ("pixel_values", "image_grid_thw")
+
+    def grids(self) -> Any:
+        vision = self.normalized_config.vision_config
+        merge = int(vision.spatial_merge_size)
+        seq = int(self.shapes.get("sequence_length", 16))
+        rows = [[1, merge * (2 + (i + seq) % 3), merge * (2 + (2 * i + seq + 1) % 3)] for i in range(self.batch_size)]
+        return np.array(rows, dtype=np.int64)
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        grids = self.grids()
+        if input_name == "image_grid_thw":
+            return to_framework(grids.astype(int_dtype), framework)
+        vision = self.normalized_config.vision_config
+        width = int(vision.in_channels) * int(vision.temporal_patch_size) * int(vision.patch_size) ** 2
+        patches = int(grids.prod(-1).sum())
+        return to_framework(self.random_float((patches, width), float_dtype), framework, float_dtype)
+
+
+class QwenVlOnnxConfig(VlmOnnxConfig):
+    """The Qwen-VL split: patch-list vision inputs, 3-D M-RoPE positions in the decoder."""
+
+    VISION_INPUTS = {"pixel_values": {0: "num_patches"}, "image_grid_thw": {0: "num_images"}}
+    PART_GENERATORS = {
+        VISION_ENCODER: (QwenPatchInputGenerator,),
+        EMBED_TOKENS: (DummyTextInputGenerator,),
+        DECODER: (DummyTextInputGenerator, DummyPastKeyValuesGenerator),
+        TOKENS: (DummyTextInputGenerator, DummyPastKeyValuesGenerator),
+    }
+    NORMALIZED_CONFIG_CLASS = VlmNormalized
+
+    @property
+    def inputs(self) -> IOSpec:
+        spec = super().inputs
+        if "position_ids" in spec:
+            spec["position_ids"] = {1: "batch_size", 2: "sequence_length"}
+        return spec
+
+    def generate_dummy_inputs(self, framework: str = "pt", **kwargs: Any) -> Dict[str, Any]:
+        """Decoder positions as three different rows (temporal, height, width), so that the
+        validation checks every M-RoPE section of the graph is fed from its own row."""
+        dummy = super().generate_dummy_inputs(framework, **kwargs)
+        if self.part == DECODER and "position_ids" in dummy:
+            positions = dummy["position_ids"]
+            stacked = [positions, positions // 2 + 1, positions + 3]
+            if framework == "pt":
+                import torch
+
+                dummy["position_ids"] = torch.stack(stacked)
+            else:
+                dummy["position_ids"] = np.stack(stacked)
+        return dummy
+
+    @contextlib.contextmanager
+    def export_context(self, model: Any):
+        if self.part != VISION_ENCODER:
+            with super().export_context(model):
+                yield
+            return
+        from ..qwen_vl_patches import traceable_vision
+
+        with traceable_vision(model):
+            yield
+
+    def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
+        if self.part == VISION_ENCODER:
+            from ..qwen_vl_patches import vision_tower
+
+            tower = vision_tower(model)
+            return {"image_features": tower(kwargs["pixel_values"], grid_thw=kwargs["image_grid_thw"])}
+        return super().call_model(model, kwargs)
+
+
+
+# -- tiny models for the tests: 4x4-pixel patches, 2x2 merge, a 2-layer GQA text model -------
+IMAGE_TOKEN, VIDEO_TOKEN, VISION_START, VISION_END = 127, 124, 125, 126
+# head_dim 8: M-RoPE sections of 2 (temporal), 1 (height), 1 (width) frequency pairs; both
+# spellings, so that 4.57 (rope_scaling) and 5.x (rope_parameters) read the same sections
+TINY_QWEN_TEXT = dict(TINY, num_key_value_heads=2, head_dim=8,
+                      rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]},
+                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1]})
+_SPECIAL = dict(image_token_id=IMAGE_TOKEN, video_token_id=VIDEO_TOKEN, vision_start_token_id=VISION_START,
+                vision_end_token_id=VISION_END, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+_VISION = dict(depth=2, num_heads=4, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
+TINY_QWEN2_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
+                     vision_config=dict(_VISION, embed_dim=32, hidden_size=32, mlp_ratio=2))
+# window_size 16 px = 2x2 merged tokens: grids of 2 to 4 merged tokens have one to four windows,
+# some padded; layer 1 attends over the whole image, layer 0 within windows
+TINY_QWEN2_5_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
+                       vision_config=dict(_VISION, hidden_size=32, out_hidden_size=32, intermediate_size=64,
+                                          window_size=16, fullatt_block_indexes=[1]))
+
+
+def qwen_vl(model_type: str, tiny: Dict[str, Any], **arch: Any) -> Arch:
+    return Arch(model_type, VLM_TASKS, QwenVlOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
+
+
+ARCHITECTURES: List[Arch] = [
+    qwen_vl("qwen2_vl", TINY_QWEN2_VL),
+    qwen_vl("qwen2_5_vl", TINY_QWEN2_5_VL),
+]
