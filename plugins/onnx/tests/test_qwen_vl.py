@@ -1,0 +1,185 @@
+"""Qwen2-VL / Qwen2.5-VL (``configs/qwen_vl.py``): the vision-language split with M-RoPE positions.
+
+Each tiny random model is exported once (Qwen2-VL through the CLI, Qwen2.5-VL through the API);
+the tests then check the graphs' interface, the vision graph against the model's own
+``get_image_features`` on image grids the trace never saw, the numpy M-RoPE positions against
+the model's ``get_rope_index``, and ONNX Runtime greedy generation against ``generate()``
+token for token (two left-padded prompts with images of different grids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from xporter_onnx.configs import qwen_vl  # noqa: E402
+from xporter_onnx.testing import transformers_knows  # noqa: E402
+
+TASK = "image-text-to-text"
+NEW_TOKENS = 8
+ROWS = {row.model_type: row for row in qwen_vl.ARCHITECTURES}
+PATCH_WIDTH = 3 * 2 * 4 * 4  # channels * temporal_patch_size * patch_size**2 of the tiny towers
+
+
+@pytest.fixture(scope="module", params=sorted(ROWS))
+def exported(request, tmp_path_factory):
+    """(model_type, model folder, export folder, report or CLI json) for each row, exported once."""
+    import transformers
+
+    model_type = request.param
+    if not transformers_knows(model_type):
+        pytest.skip(f"transformers {transformers.__version__} has no '{model_type}'")
+    from xporter_onnx.testing import tiny_model_dir
+
+    root = tmp_path_factory.mktemp(model_type)
+    model_dir = tiny_model_dir(ROWS[model_type], TASK, root / "model")
+    out = root / "onnx"
+    if model_type == "qwen2_vl":
+        import contextlib
+        import io
+
+        from xporter.cli.main import main
+
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = main(["export", "onnx", "-m", str(model_dir), str(out), "--task", TASK, "--json"])
+        assert code == 0
+        report = json.loads(stdout.getvalue())
+        assert set(report["parts"]) == {"vision_encoder", "embed_tokens", "decoder_model_merged"}
+    else:
+        import xporter_onnx
+
+        report = xporter_onnx.export(str(model_dir), str(out), task=TASK)
+        assert report.ok
+    return model_type, model_dir, out, report
+
+
+def _model(model_dir):
+    import transformers
+
+    return transformers.AutoModelForImageTextToText.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+
+
+def _images(grids, seed=0):
+    grids = np.asarray(grids, dtype=np.int64)
+    pixels = np.random.default_rng(seed).uniform(-1, 1, (int(grids.prod(-1).sum()), PATCH_WIDTH))
+    return {"pixel_values": pixels.astype(np.float32), "image_grid_thw": grids}
+
+
+def _prompts(grids, seed=0):
+    """One prompt per image: bos, <|vision_start|>, its merged tokens, <|vision_end|>, text;
+    the shorter prompt is left-padded to the longer one."""
+    rng = np.random.default_rng(seed)
+    rows = [[1, qwen_vl.VISION_START] + [qwen_vl.IMAGE_TOKEN] * (int(np.prod(g)) // 4) + [qwen_vl.VISION_END]
+            + list(rng.integers(3, 120, 5)) for g in grids]
+    length = max(len(r) for r in rows)
+    ids = np.array([[0] * (length - len(r)) + r for r in rows], dtype=np.int64)
+    mask = np.array([[0] * (length - len(r)) + [1] * len(r) for r in rows], dtype=np.int64)
+    return ids, mask
+
+
+def test_graphs_take_patches_grids_and_three_row_positions(exported):
+    import onnxruntime as ort
+
+    _, _, out, _ = exported
+    assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
+                                                         "vision_encoder.onnx"]
+    vision = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
+    assert [(i.name, len(i.shape)) for i in vision.get_inputs()] == [("pixel_values", 2), ("image_grid_thw", 2)]
+    assert [o.name for o in vision.get_outputs()] == ["image_features"]
+    decoder = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
+    inputs = {i.name: i.shape for i in decoder.get_inputs()}
+    assert list(inputs)[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
+    assert inputs["position_ids"][0] == 3 and len(inputs["position_ids"]) == 3
+    assert list(inputs)[3:] == [f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+
+
+def test_export_validated_every_graph_on_other_shapes(exported):
+    model_type, _, _, report = exported
+    if model_type == "qwen2_vl":  # the CLI's json report
+        assert all(part["ok"] for part in report["validation"]) and len(report["validation"]) == 3
+        return
+    vision = next(v for v in report.validation if v.part == "vision_encoder")
+    # batch 3 (three images) at validation, two at the trace
+    assert vision.input_shapes["image_grid_thw"] == [3, 3]
+    assert all(check.ok for v in report.validation for check in v.outputs)
+
+
+@pytest.mark.parametrize("grids", [[[1, 4, 4]], [[1, 4, 6], [1, 8, 8], [1, 2, 2]], [[1, 10, 4], [1, 6, 6]]])
+def test_vision_graph_equals_the_models_features_for_other_grids(exported, grids):
+    import onnxruntime as ort
+    import torch
+
+    _, model_dir, out, _ = exported
+    images = _images(grids)
+    session = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(["image_features"], images)[0]
+    with torch.no_grad():
+        ref = _model(model_dir).get_image_features(torch.tensor(images["pixel_values"]),
+                                                   torch.tensor(images["image_grid_thw"]))
+    ref = getattr(ref, "pooler_output", ref)
+    ref = torch.cat(list(ref)) if isinstance(ref, (list, tuple)) else ref
+    assert got.shape == (int(np.prod(grids, axis=-1).sum()) // 4, 32)
+    np.testing.assert_allclose(got, ref.numpy(), atol=1e-4)
+
+
+def test_numpy_positions_equal_get_rope_index(exported):
+    import torch
+    import transformers
+
+    from xporter_onnx.qwen_vl_generation import rope_index
+
+    _, model_dir, _, _ = exported
+    grids = [[1, 4, 8], [1, 6, 4]]
+    ids, mask = _prompts(grids)
+    positions, deltas = rope_index(ids, np.array(grids), qwen_vl.IMAGE_TOKEN, 2, mask)
+    kwargs = dict(image_grid_thw=torch.tensor(grids), attention_mask=torch.tensor(mask))
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        kwargs["mm_token_type_ids"] = torch.tensor(ids == qwen_vl.IMAGE_TOKEN).int()
+    expected, expected_deltas = _model(model_dir).model.get_rope_index(torch.tensor(ids), **kwargs)
+    real = np.broadcast_to(mask.astype(bool), positions.shape)
+    np.testing.assert_array_equal(positions[real], expected.numpy()[real])
+    # deltas: 4.57 counts padding in the prompt length, 5.x does not; both step positions alike
+    padding = (mask == 0).sum(-1)
+    offset = 0 if int(transformers.__version__.split(".")[0]) >= 5 else padding
+    np.testing.assert_array_equal(deltas - offset, expected_deltas.numpy().reshape(-1))
+
+
+def test_onnx_runtime_greedy_equals_generate(exported):
+    import torch
+    import transformers
+
+    from xporter_onnx.qwen_vl_generation import OnnxQwenVLGreedy
+
+    _, model_dir, out, _ = exported
+    grids = [[1, 4, 8], [1, 6, 4]]  # 8 and 6 image tokens: the second prompt is left-padded by 2
+    ids, mask = _prompts(grids)
+    images = _images(grids, seed=1)
+    # eos ends a row in both loops (finished rows get pad); min_new_tokens would hide eos from generate() only
+    got = OnnxQwenVLGreedy.from_folder(out).generate(ids, images, qwen_vl.IMAGE_TOKEN, attention_mask=mask,
+                                                     max_new_tokens=NEW_TOKENS, eos_token_id=2, pad_token_id=0)
+    extra = {}
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        extra["mm_token_type_ids"] = torch.tensor(ids == qwen_vl.IMAGE_TOKEN).int()
+    with torch.no_grad():
+        expected = _model(model_dir).generate(
+            input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+            pixel_values=torch.tensor(images["pixel_values"]), image_grid_thw=torch.tensor(images["image_grid_thw"]),
+            max_new_tokens=NEW_TOKENS, eos_token_id=2, pad_token_id=0, do_sample=False, **extra)
+    assert mask[1, :2].sum() == 0
+    np.testing.assert_array_equal(got, expected.numpy())
+
+
+def test_a_grid_that_does_not_fit_the_prompt_is_refused(exported):
+    from xporter_onnx.qwen_vl_generation import OnnxQwenVLGreedy
+
+    _, _, out, _ = exported
+    ids, mask = _prompts([[1, 4, 8]])
+    runner = OnnxQwenVLGreedy.from_folder(out)
+    with pytest.raises(ValueError, match="needs 12 consecutive image tokens"):
+        runner.generate(ids, _images([[1, 6, 8]]), qwen_vl.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=1)
