@@ -3,14 +3,25 @@
 // A job: {"kind": "embed"|"causal"|"seq2seq"|"vlm", "folder": "/abs/path", "dtype": "fp32"|"q8"|"fp16"|...,
 //         "sentences": [...]} or {"input_ids": [[...]], "max_new_tokens": N}; "vlm" jobs also carry
 //         "pixel_values": {"dims": [...], "data": [...]} (and "pixel_attention_mask" for idefics3/smolvlm).
+//         {"kind": "session", "file": "/abs/model.onnx"}: whether transformers.js's own onnxruntime-node
+//         creates a session for the graph ({"ok": true} or {"error": "..."}), for what no dtype loads.
 import fs from "node:fs";
 import path from "node:path";
 import { env, pipeline, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForImageTextToText, Tensor }
   from "@huggingface/transformers";
+import * as ort from "onnxruntime-node";
 
 env.allowRemoteModels = false;
 
 async function run(job) {
+  if (job.kind === "session") {
+    try {
+      await ort.InferenceSession.create(job.file);
+      return { ok: true };
+    } catch (error) {
+      return { error: String(error.message ?? error).split("\n")[0] };
+    }
+  }
   env.localModelPath = path.dirname(job.folder) + "/";
   const id = path.basename(job.folder);
   if (job.kind === "embed") {

@@ -119,6 +119,17 @@ def test_weight_only_on_a_graph_without_eligible_matmul_is_refused(tmp_path, mod
     assert sorted(p.name for p in tmp_path.iterdir()) == ["add.onnx"]
 
 
+def test_transformers_js_layout_refuses_int8_weight(bert_export, tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "web"
+    assert main(["quantize", "onnx", str(bert_export), str(out), "--mode", "int8-weight",
+                 "--layout", "transformers.js"]) == 1
+    line = _one_error(capsys.readouterr().err)
+    assert "cannot hold int8-weight" in line and "--layout optimum" in line and not out.exists()
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--quantize", "int4,int8-weight",
+                 "--layout", "transformers.js"]) == 1
+    assert "cannot hold int8-weight" in _one_error(capsys.readouterr().err) and not out.exists()
+
+
 def test_default_block_size_reaches_the_options():
     import argparse
 

@@ -1,7 +1,7 @@
 """--layout transformers.js folders loaded by the real transformers.js (Node, local files only).
 
 MiniLM (real weights) fp32 / q8 / fp16 embeddings vs sentence-transformers; tiny GPT-2 and T5
-greedy tokens vs the ONNX graphs run from Python. Skipped only when ``node`` is absent; a
+(fp32) and llama (q4, q4f16) greedy tokens vs the ONNX graphs run from Python. Skipped only when ``node`` is absent; a
 missing ``tests/js/node_modules`` fails (CI installs it: scripts/test.sh, suite ``js``).
 """
 
@@ -83,6 +83,53 @@ def test_gpt2_and_t5_greedy_tokens_match_python(tmp_path):
                            decoder_start_token_id=t5_config.get("decoder_start_token_id", 0), max_new_tokens=8,
                            eos_token_id=t5_config.get("eos_token_id"))
     assert results[1]["tokens"][0] == want[0].tolist() and want.shape[1] > 1
+
+
+def _tiny_llama(folder):
+    """A seeded 2-layer llama whose greedy tokens vary (the tables' tiny rows repeat one token)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=512, max_position_embeddings=64)
+    LlamaForCausalLM(config).eval().save_pretrained(str(folder))
+    return folder
+
+
+def test_llama_q4_and_q4f16_greedy_tokens_match_python(tmp_path):
+    """dtype q4 / q4f16 read the int4 / q4f16 files. transformers.js 3.8 runs them with
+    onnxruntime-node 1.21, which takes 4-bit MatMulNBits only and returns NaN logits for fp16
+    inputs at accuracy level 4: that layout's LM head takes 4 bits and q4f16 computes at level 0."""
+    from xporter_onnx.generation import OnnxDecoderGreedy
+
+    out = _export(_tiny_llama(tmp_path / "src"), tmp_path / "llama", "--quantize", "int4,q4f16")
+    report = json.loads((out / "export_report.json").read_text())
+    settings = {v["mode"]: v["settings"] for v in report["quantization"]["variants"]}
+    assert settings["int4"]["head_bits"] == settings["q4f16"]["head_bits"] == 4
+    assert (settings["int4"]["accuracy_level"], settings["q4f16"]["accuracy_level"]) == (4, 0)
+    prompt = [[5, 9, 13, 2, 7, 11]]
+    dtypes = {"q4": "model_q4.onnx", "q4f16": "model_q4f16.onnx"}
+    results = _node([{"kind": "causal", "folder": str(out), "dtype": dtype, "input_ids": prompt, "max_new_tokens": 8}
+                     for dtype in dtypes], tmp_path)
+    eos = json.loads((out / "config.json").read_text()).get("eos_token_id")
+    for (dtype, file), result in zip(dtypes.items(), results):
+        want = OnnxDecoderGreedy(out / "onnx" / file).generate(np.array(prompt), max_new_tokens=8, eos_token_id=eos)
+        assert result["tokens"][0] == want[0].tolist(), dtype
+        assert len(set(want[0, len(prompt[0]):].tolist())) > 1, want  # real decoding, not one repeated token
+
+
+def test_transformers_js_runtime_rejects_8_bit_matmul_nbits(tiny_bert_dir, tmp_path):
+    """Why --layout transformers.js refuses int8-weight: its onnxruntime-node cannot open the file.
+    When this fails, transformers.js's runtime gained 8-bit MatMulNBits: lift layout.TRANSFORMERS_JS_REFUSED."""
+    from xporter.cli.main import main
+
+    out = tmp_path / "bert"
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(out), "--quantize", "int8-weight,int4"]) == 0
+    loaded, refused = _node([{"kind": "session", "file": str(out / "model_q4.onnx")},
+                             {"kind": "session", "file": str(out / "model_q8w.onnx")}], tmp_path)
+    assert loaded == {"ok": True}
+    assert "Only 4b quantization is supported for MatMulNBits" in refused["error"], refused
 
 
 @pytest.mark.parametrize("model_type", ["llava", "smolvlm"])

@@ -11,9 +11,11 @@
 Variant suffixes are the ones transformers.js maps its dtypes to (``q8`` -> ``_quantized``),
 used in both layouts so one name means one thing. ``int8-weight`` (8-bit MatMulNBits) has no
 transformers.js dtype: its ``_q8w`` suffix is none of transformers.js's (``_quantized``, ``_int8``,
-``_uint8``, ``_q4``, ``_q4f16``, ``_bnb4``, ``_fp16``), so no ``dtype`` selects it and no dtype picks
-it by mistake; transformers.js can still load it by name (``model_file_name: "model_q8w"`` with
-``dtype: "fp32"``) for the single-graph models that read ``model``.
+``_uint8``, ``_q4``, ``_q4f16``, ``_bnb4``, ``_fp16``), so no ``dtype`` selects it or picks it by
+mistake. The transformers.js layout refuses it (:func:`check_modes`): transformers.js 3.x runs
+graphs with onnxruntime-node 1.21, whose MatMulNBits kernel takes 4-bit weights only (session
+creation fails with "Only 4b quantization is supported for MatMulNBits op"); for the same reason
+that layout's ``_q4``/``_q4f16`` files keep the LM head at 4 bits (:mod:`xporter_onnx.variants`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ SUFFIX_BY_MODE = {"fp32": "", "fp16": "_fp16", "int8-dynamic": "_quantized", "ui
 # (vision-language models: vision_encoder + embed_tokens + decoder_model_merged).
 TRANSFORMERS_JS_GRAPHS = ("model", "encoder_model", "decoder_model_merged", "vision_encoder", "embed_tokens")
 TRANSFORMERS_JS_REPLACED = {"decoder_model": "decoder_model_merged", "decoder_with_past_model": "decoder_model_merged"}
+TRANSFORMERS_JS_NBITS = 4  # the only MatMulNBits width onnxruntime-node 1.21 (transformers.js 3.x) runs
+TRANSFORMERS_JS_REFUSED = ("int8-weight",)
 
 
 def resolve(name: str) -> str:
@@ -43,6 +47,16 @@ def resolve(name: str) -> str:
 
 def variant_file(stem: str, mode: str) -> str:
     return f"{stem}{SUFFIX_BY_MODE[mode]}.onnx"
+
+
+def check_modes(layout: str, modes: Iterable[str]) -> None:
+    """A quantization mode the layout's runtime cannot load is one line naming the fix."""
+    refused = [mode for mode in modes if mode in TRANSFORMERS_JS_REFUSED] if resolve(layout) == "transformers.js" else []
+    if refused:
+        raise ExportError(f"--layout transformers.js cannot hold {refused[0]}: transformers.js has no dtype for it "
+                          "and its onnxruntime-node 1.21 runs only 4-bit MatMulNBits",
+                          f"use --layout optimum for {refused[0]}, or int8-dynamic (dtype q8) / int4 (q4) "
+                          "for transformers.js")
 
 
 def kept_graphs(layout: str, stems: Iterable[str]) -> List[str]:

@@ -22,7 +22,11 @@ keeps the output contract (names, external data, validation, nothing left on fai
                    llama of ``bench/bench_quantize.py`` 2.7-3.0x fp32 tokens/s, teacher-forced
                    top-1 agreement 0.92 (int8-dynamic: 2.2x, 0.86; int4: 3.3-3.9x, 0.33).
 ``fp16``           ``convert_float_to_float16`` with fp32 inputs/outputs (``keep_io_types``).
-``q4f16``          int4, then fp16 (fp32 I/O).
+``q4f16``          int4, then fp16 (fp32 I/O). Accuracy level 0 unless given: MatMulNBits then computes
+                   on the fp16 activations as they are (level 4 would quantize them to int8, which
+                   leaves nothing for fp16 compute to do), and onnxruntime 1.21's CPU kernel
+                   (transformers.js 3.x in Node) returns NaN logits for fp16 inputs at level 4
+                   (measured on a tiny llama; onnxruntime 1.32 does not).
 
 On x86 CPUs without VNNI, u8s8 products can saturate; weights then use 7 bits
 (``reduce_range``) unless ``--reduce-range``/``--no-reduce-range`` says otherwise.
@@ -64,7 +68,7 @@ class QuantizeOptions:
     per_channel: bool = True
     reduce_range: Optional[bool] = None
     block_size: int = 32  # int4/q4f16/int8-weight: weights per scale (see the module docstring)
-    accuracy_level: Optional[int] = 4
+    accuracy_level: Optional[int] = None  # MatMulNBits compute type; None: 4 (int8), q4f16 0 (see above)
     head_bits: int = 8  # int4/q4f16: bits of the MatMul writing a graph output (LM head); 4 = as the rest, 0 = float
     symmetric: bool = False
     calibration_dataset: Optional[str] = None
@@ -182,16 +186,17 @@ def weight_only(source: Path, target: Path, options: QuantizeOptions, bits: int 
     quiet.setLevel(logging.WARNING)  # it logs every node at INFO
     try:
         model = onnx.load(str(source))
+        accuracy = options.accuracy_level if options.accuracy_level is not None else (0 if mode == "q4f16" else 4)
         heads = list(dict.fromkeys(_output_matmuls(model.graph))) if options.head_bits != bits else []
         quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=options.block_size,
-                                         is_symmetric=options.symmetric, accuracy_level=options.accuracy_level,
+                                         is_symmetric=options.symmetric, accuracy_level=accuracy,
                                          quant_format=QuantFormat.QOperator, op_types_to_quantize=("MatMul",),
                                          nodes_to_exclude=heads)
         quantizer.process()
         if heads and options.head_bits:
             quantizer = MatMulNBitsQuantizer(quantizer.model.model, bits=options.head_bits,
                                              block_size=options.block_size, is_symmetric=options.symmetric,
-                                             accuracy_level=options.accuracy_level, quant_format=QuantFormat.QOperator,
+                                             accuracy_level=accuracy, quant_format=QuantFormat.QOperator,
                                              op_types_to_quantize=("MatMul",), nodes_to_include=heads)
             quantizer.process()  # only the heads are left with a constant weight
     finally:
@@ -203,7 +208,7 @@ def weight_only(source: Path, target: Path, options: QuantizeOptions, bits: int 
                           "to quantize",
                           "use --quantize int8-dynamic (or fp16) for this model")
     quantizer.model.save_model_to_file(str(target), use_external_data_format=_graph_bytes(source) >= TWO_GB)
-    return {"bits": bits, "block_size": options.block_size, "accuracy_level": options.accuracy_level,
+    return {"bits": bits, "block_size": options.block_size, "accuracy_level": accuracy,
             "symmetric": options.symmetric, "matmul_nbits_nodes": converted,
             "head_bits": (options.head_bits or 32) if heads else bits, "heads": heads}
 
@@ -244,9 +249,9 @@ def _fp16(source: Path, target: Path, options: QuantizeOptions, **_: Any) -> Dic
     return {"keep_io_types": not options.fp16_io}
 
 
-def _q4f16(source: Path, target: Path, options: QuantizeOptions, **kwargs: Any) -> Dict[str, Any]:
+def _q4f16(source: Path, target: Path, options: QuantizeOptions, **_: Any) -> Dict[str, Any]:
     middle = target.with_name("q4-" + target.name)
-    settings = _int4(source, middle, options, **kwargs)
+    settings = weight_only(source, middle, options, bits=4, mode="q4f16")
     settings.update(_fp16(middle, target, options))
     for leftover in middle.parent.glob(middle.name + "*"):
         leftover.unlink()

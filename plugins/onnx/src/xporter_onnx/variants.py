@@ -9,6 +9,7 @@ come from the parts' own dummy input generators, so any exported architecture wo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -103,7 +104,15 @@ def _promote_fp16(folder: Path, stems: Sequence[str]) -> None:
 def add_variants(folder: Path, part_configs: Dict[str, Any], task: str, modes: Sequence[str], layout: str,
                  options: QuantizeOptions, progress: Any, *, fp16_in_place: bool = False,
                  dynamic_axes: bool = True, trace_shapes: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
-    """Quantized variants (and the in-place fp16 conversion) of the graphs ``layout`` keeps."""
+    """Quantized variants (and the in-place fp16 conversion) of the graphs ``layout`` keeps.
+
+    In the transformers.js layout the int4/q4f16 LM head takes 4 bits like the rest (not the
+    default 8): transformers.js's onnxruntime-node rejects any other MatMulNBits width, so a
+    ``_q4`` file with an 8-bit head would not load there (0, a float head, is kept when asked).
+    """
+    layouts.check_modes(layout, modes)
+    if layouts.resolve(layout) == "transformers.js" and options.head_bits not in (0, layouts.TRANSFORMERS_JS_NBITS):
+        options = dataclasses.replace(options, head_bits=layouts.TRANSFORMERS_JS_NBITS)
     present = [p.name[:-5] for p in sorted(folder.glob("*.onnx"))]
     stems = layouts.kept_graphs(layout, [s for s in present if s in part_configs or s == MERGED_NAME])
     makers = feed_makers(folder, part_configs, stems, dynamic_axes, trace_shapes)
@@ -181,6 +190,7 @@ def quantize_folder(in_dir: Path, out_dir: Path, modes: Sequence[str], layout: s
     if not sources:
         raise ModelConfigError(f"{in_dir} holds none of the graphs of its export report", "give an export folder")
     layouts.kept_graphs(layout, sources)  # fail before copying
+    layouts.check_modes(layout, modes)
     if not modes:
         raise ExportError("no quantization mode given", "pass --mode int8-dynamic (or several, comma-separated)")
     with atomic_output_dir(out_dir, overwrite, source=in_dir) as staging:
