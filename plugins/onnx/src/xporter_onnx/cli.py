@@ -82,9 +82,9 @@ def configure_quantization(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--block-size", type=int, default=32,
                        help="int4/q4f16/int8-weight: weights per scale, a power of two >= 16 (default 32: "
                             "more accurate than 128 at a similar speed)")
-    group.add_argument("--accuracy-level", type=int, choices=(0, 1, 2, 3, 4), default=4,
+    group.add_argument("--accuracy-level", type=int, choices=(0, 1, 2, 3, 4), default=None,
                        help="int4/q4f16/int8-weight: MatMulNBits compute type (4 = int8, fastest on CPU; "
-                            "0 = as the input)")
+                            "0 = as the input; default 4, q4f16 0)")
     group.add_argument("--symmetric", action="store_true",
                        help="int4/q4f16/int8-weight: symmetric weights (no zero points)")
     group.add_argument("--calibration-dataset", default=None,
