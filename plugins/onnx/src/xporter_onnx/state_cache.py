@@ -105,6 +105,7 @@ def state_layout(config: Any) -> List[StateTensor]:
     import torch
     from transformers import AutoModelForCausalLM, DynamicCache
 
+    from .configs.decoder_families import traceable_experts
     from .past import cache_argument_name
 
     with torch.device("meta"):
@@ -112,7 +113,8 @@ def state_layout(config: Any) -> List[StateTensor]:
         model.eval()
         ids = torch.zeros((1, 1), dtype=torch.long)
         cache = DynamicCache(config=model.config)
-        with torch.no_grad():
+        # experts routed with plain matmuls: grouped_mm has no float32 meta kernel
+        with torch.no_grad(), traceable_experts(model):
             model(input_ids=ids, use_cache=True, **{cache_argument_name(model): cache})
     layout: List[StateTensor] = []
     for layer_idx, layer in enumerate(cache.layers):

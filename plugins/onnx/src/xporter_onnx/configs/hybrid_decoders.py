@@ -52,7 +52,7 @@ from ..base import IOSpec
 from .. import past as kv
 from . import Arch
 from .decoder import DecoderOnnxConfig
-from .decoder_families import traceable_rotary
+from .decoder_families import traceable_experts, traceable_rotary
 
 TASKS = ("text-generation-with-past",)
 
@@ -156,7 +156,7 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
             raise ExportError(f"'{model.config.model_type}' keeps its states in a per-family cache class on "
                               f"transformers {transformers.__version__}, which this export does not build",
                               "pip install 'transformers>=5' (its DynamicCache holds conv/recurrent states)")
-        with kv.traceable_masks(), traceable_rotary(model):
+        with kv.traceable_masks(), traceable_rotary(model), traceable_experts(model):
             yield
 
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
@@ -180,14 +180,41 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
 
 
 def _row(model_type: str, tiny: Dict[str, Any], **attrs: Any) -> Arch:
-    return Arch(model_type, TASKS, StateDecoderOnnxConfig, dict(attrs) or {"RECURRENT_NAME": "ssm"}, tiny=tiny)
+    return Arch(model_type, TASKS, StateDecoderOnnxConfig, dict(attrs, RECURRENT_NAME=attrs.get("RECURRENT_NAME", "ssm")),
+                tiny=tiny)
 
 
 TINY_SSM = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
                 state_size=8, expand=2, conv_kernel=4, tie_word_embeddings=False)
+# hybrids: one state layer, then one attention layer (GQA: 4 heads, 2 key/value heads)
+TINY_HYBRID = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                   intermediate_size=64, pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+# Mamba-2 mixers of the hybrids (4 heads of 16, one group, state 8)
+TINY_MAMBA2_MIXER = dict(mamba_n_heads=4, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=8, mamba_d_conv=4,
+                         mamba_expand=2, mamba_chunk_size=16)
+TINY_EXPERTS = dict(num_experts=4, num_local_experts=4, num_experts_per_tok=2)
+HYBRID = dict(USE_POSITION_IDS=True)  # graphs drop position_ids where the model ignores them
 
 ARCHITECTURES = [
+    # pure state-space models: conv window + selective-scan state per layer
     _row("mamba", TINY_SSM),
     _row("falcon_mamba", TINY_SSM),
     _row("mamba2", dict(TINY_SSM, num_heads=8, head_dim=8, n_groups=1, chunk_size=16)),
+    # hybrids: state layers next to attention layers (falcon_h1 and zamba2's hybrid layers hold both)
+    _row("lfm2", dict(TINY_HYBRID, layer_types=["conv", "full_attention"]), **HYBRID),
+    _row("bamba", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, attn_layer_indices=[1]), **HYBRID),
+    _row("falcon_h1", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, mamba_d_ssm=64, head_dim=8), **HYBRID),
+    _row("granitemoehybrid", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, **TINY_EXPERTS, layer_types=["mamba", "attention"],
+                                  shared_intermediate_size=16), **HYBRID),
+    _row("jamba", dict(TINY_HYBRID, **TINY_EXPERTS, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=4,
+                       attn_layer_period=2, attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1,
+                       use_mamba_kernels=False), **HYBRID),
+    _row("zamba2", dict(TINY_HYBRID, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_ngroups=1, n_mamba_heads=4,
+                        mamba_headdim=16, attention_hidden_size=64, attention_head_dim=16, num_mem_blocks=1,
+                        layers_block_type=["mamba", "hybrid"], use_mamba_kernels=False), **HYBRID),
+    # gated delta net linear attention: conv window + a recurrent (key x value) state
+    _row("qwen3_next", dict(TINY_HYBRID, **TINY_EXPERTS, head_dim=8, layer_types=["linear_attention", "full_attention"],
+                            linear_conv_kernel_dim=4, linear_key_head_dim=8, linear_value_head_dim=8,
+                            linear_num_key_heads=2, linear_num_value_heads=4, moe_intermediate_size=16,
+                            shared_expert_intermediate_size=16), RECURRENT_NAME="recurrent", **HYBRID),
 ]
