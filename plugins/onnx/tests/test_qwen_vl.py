@@ -1,6 +1,6 @@
-"""Qwen2-VL / Qwen2.5-VL (``configs/qwen_vl.py``): the vision-language split with M-RoPE positions.
+"""Qwen2-VL / Qwen2.5-VL / Qwen3-VL (``configs/qwen_vl.py``): the vision-language split with M-RoPE.
 
-Each tiny random model is exported once (Qwen2-VL through the CLI, Qwen2.5-VL through the API);
+Each tiny random model is exported once (Qwen2-VL through the CLI, the others through the API);
 the tests then check the graphs' interface, the vision graph against the model's own
 ``get_image_features`` on image grids the trace never saw, the numpy M-RoPE positions against
 the model's ``get_rope_index``, and ONNX Runtime greedy generation against ``generate()``
@@ -86,17 +86,22 @@ def _prompts(grids, seed=0):
 def test_graphs_take_patches_grids_and_three_row_positions(exported):
     import onnxruntime as ort
 
-    _, _, out, _ = exported
+    model_type, _, out, _ = exported
     assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
                                                          "vision_encoder.onnx"]
     vision = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
     assert [(i.name, len(i.shape)) for i in vision.get_inputs()] == [("pixel_values", 2), ("image_grid_thw", 2)]
-    assert [o.name for o in vision.get_outputs()] == ["image_features"]
     decoder = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
     inputs = {i.name: i.shape for i in decoder.get_inputs()}
     assert list(inputs)[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
     assert inputs["position_ids"][0] == 3 and len(inputs["position_ids"]) == 3
-    assert list(inputs)[3:] == [f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+    past = [f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+    if model_type == "qwen3_vl":  # deepstack features: one vision layer, added after decoder layer 0
+        assert [o.name for o in vision.get_outputs()] == ["image_features", "deepstack_features"]
+        assert list(inputs)[3:] == ["deepstack_embeds"] + past and inputs["deepstack_embeds"][0] == 1
+        return
+    assert [o.name for o in vision.get_outputs()] == ["image_features"]
+    assert list(inputs)[3:] == past
 
 
 def test_export_validated_every_graph_on_other_shapes(exported):
@@ -110,6 +115,24 @@ def test_export_validated_every_graph_on_other_shapes(exported):
     assert all(check.ok for v in report.validation for check in v.outputs)
 
 
+def _reference_features(out):
+    """(features, deepstack layers or None) of ``get_image_features``, whatever the version returns:
+    5.x a ModelOutput (features split per image, deepstack per layer and image); 4.57 the split
+    features, or for Qwen3-VL (split features, deepstack per layer)."""
+    import torch
+
+    def joined(parts):
+        return torch.cat(list(parts)) if isinstance(parts, (list, tuple)) else parts
+
+    if hasattr(out, "pooler_output"):
+        features, deepstack = out.pooler_output, getattr(out, "deepstack_features", None)
+    elif isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], list):
+        features, deepstack = out
+    else:
+        features, deepstack = out, None
+    return joined(features), torch.stack([joined(layer) for layer in deepstack]) if deepstack else None
+
+
 @pytest.mark.parametrize("grids", [[[1, 4, 4]], [[1, 4, 6], [1, 8, 8], [1, 2, 2]], [[1, 10, 4], [1, 6, 6]]])
 def test_vision_graph_equals_the_models_features_for_other_grids(exported, grids):
     import onnxruntime as ort
@@ -118,14 +141,17 @@ def test_vision_graph_equals_the_models_features_for_other_grids(exported, grids
     _, model_dir, out, _ = exported
     images = _images(grids)
     session = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
-    got = session.run(["image_features"], images)[0]
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(names, images)))
     with torch.no_grad():
-        ref = _model(model_dir).get_image_features(torch.tensor(images["pixel_values"]),
+        out = _model(model_dir).get_image_features(torch.tensor(images["pixel_values"]),
                                                    torch.tensor(images["image_grid_thw"]))
-    ref = getattr(ref, "pooler_output", ref)
-    ref = torch.cat(list(ref)) if isinstance(ref, (list, tuple)) else ref
-    assert got.shape == (int(np.prod(grids, axis=-1).sum()) // 4, 32)
-    np.testing.assert_allclose(got, ref.numpy(), atol=1e-4)
+    ref, deepstack = _reference_features(out)
+    assert got["image_features"].shape == (int(np.prod(grids, axis=-1).sum()) // 4, 32)
+    np.testing.assert_allclose(got["image_features"], ref.numpy(), atol=1e-4)
+    assert (deepstack is not None) == ("deepstack_features" in got)
+    if deepstack is not None:
+        np.testing.assert_allclose(got["deepstack_features"], deepstack.numpy(), atol=1e-4)
 
 
 def test_numpy_positions_equal_get_rope_index(exported):

@@ -133,14 +133,15 @@ class OnnxDecoderGreedy:
                  eos_token_id: Optional[Union[int, Sequence[int]]] = None,
                  pad_token_id: Optional[int] = None, inputs_embeds: Optional[np.ndarray] = None,
                  token_type_ids: Optional[np.ndarray] = None,
-                 position_ids_fn: Optional[Callable[[int, np.ndarray, int], np.ndarray]] = None) -> np.ndarray:
+                 step_inputs: Optional[Callable[[int, np.ndarray, int], Dict[str, np.ndarray]]] = None) -> np.ndarray:
         """Prompt plus up to ``max_new_tokens`` greedy tokens, shape (batch, prompt + new).
 
         ``inputs_embeds`` (a decoder taking embeddings only) replaces the prompt's token
         embeddings on the first step, e.g. with image features merged in; ``token_type_ids``
         (a decoder that takes them: Gemma 3's image blocks) are the prompt's, new tokens get 0.
-        ``position_ids_fn(step, attention_mask, new_tokens)`` gives the step's ``position_ids``
-        where they are not 1-D counts of real tokens (Qwen-VL's M-RoPE, 3 rows per token)."""
+        ``step_inputs(step, attention_mask, new_tokens)`` returns inputs by name that replace or
+        add to the step's feed, for graphs whose inputs this loop cannot derive (Qwen-VL's 3-row
+        M-RoPE ``position_ids``, Qwen3-VL's ``deepstack_embeds``)."""
         input_ids = np.asarray(input_ids, dtype=np.int64)
         batch = input_ids.shape[0]
         mask = np.ones_like(input_ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
@@ -156,14 +157,14 @@ class OnnxDecoderGreedy:
                 feed["token_type_ids"] = np.asarray(types).astype(_int_type(self.session, "token_type_ids"))
             if "attention_mask" in self.input_names:
                 feed["attention_mask"] = mask.astype(_int_type(self.session, "attention_mask"))
-            if "position_ids" in self.input_names and position_ids_fn is not None:
-                positions = position_ids_fn(step, mask, step_ids.shape[1])
-                feed["position_ids"] = np.asarray(positions).astype(_int_type(self.session, "position_ids"))
-            elif "position_ids" in self.input_names:
+            if "position_ids" in self.input_names:
                 # Left padding: positions count real tokens only (what transformers does).
                 positions = np.cumsum(mask, axis=-1) - 1
                 positions = np.where(mask == 0, 1, positions)[:, -step_ids.shape[1]:]
                 feed["position_ids"] = positions.astype(_int_type(self.session, "position_ids"))
+            for name, value in (step_inputs(step, mask, step_ids.shape[1]) if step_inputs else {}).items():
+                value = np.asarray(value)
+                feed[name] = value.astype(_int_type(self.session, name)) if value.dtype.kind in "iu" else value
             outputs = self.session.run(None, feed)
             tokens = state.next_tokens(outputs[self.output_names.index("logits")])
             sequences = np.concatenate([sequences, tokens[:, None]], axis=1)

@@ -1,4 +1,4 @@
-"""Greedy generation for the Qwen2-VL / Qwen2.5-VL split with ONNX Runtime and numpy only.
+"""Greedy generation for the Qwen2-VL / Qwen2.5-VL / Qwen3-VL split with ONNX Runtime and numpy only.
 
 The decoder graph takes M-RoPE ``position_ids`` of shape (3, batch, sequence) (see
 :mod:`xporter_onnx.configs.qwen_vl`); what they hold is the caller's business, as in
@@ -11,6 +11,9 @@ transformers.js and onnxruntime-genai. :func:`rope_index` writes them as the mod
 * the text after an image continues at that start plus ``max(t, h / merge, w / merge)``, so a
   prompt's largest position is smaller than its length: the difference (the rope delta)
   carries over to every generated token, whose three rows are ``real tokens so far - 1 + delta``.
+
+Qwen3-VL's decoder also takes ``deepstack_embeds``: the vision graph's ``deepstack_features``
+placed at the image tokens on the prompt step, zeros on decode steps.
 
 Only images are handled (one frame each, as the image processors write them); video positions
 also scale time by the frame rate, which this loop is not given.
@@ -104,6 +107,31 @@ class OnnxQwenVLGreedy(OnnxVisionLanguageGreedy):
         return cls(graphs / "vision_encoder.onnx", graphs / "embed_tokens.onnx", graphs / "decoder_model_merged.onnx",
                    merge, providers)
 
+    def visual(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray],
+               image_token_id: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """The prompt's embeddings with the image features at the image tokens and, for a
+        Qwen3-VL export, the deepstack inputs (layers, batch, sequence, hidden): each layer's
+        features at the image tokens, 0 elsewhere."""
+        names = [i.name for i in self.vision.get_inputs()]
+        missing = [n for n in names if n not in image_inputs]
+        if missing:
+            raise ValueError(f"vision encoder inputs missing: {missing}")
+        outputs = [o.name for o in self.vision.get_outputs()]
+        values = dict(zip(outputs, self.vision.run(outputs, {n: np.asarray(image_inputs[n]) for n in names})))
+        embeds = self.decoder.embed(input_ids).copy()
+        slots = input_ids == image_token_id
+        features = values["image_features"]
+        if int(slots.sum()) != features.shape[0]:
+            raise ValueError(f"the prompt has {int(slots.sum())} image tokens but the images give "
+                             f"{features.shape[0]} feature rows")
+        embeds[slots] = features.astype(embeds.dtype)
+        deepstack = None
+        if "deepstack_features" in values:
+            layers = values["deepstack_features"]
+            deepstack = np.zeros((layers.shape[0],) + embeds.shape, dtype=embeds.dtype)
+            deepstack[:, slots] = layers.astype(embeds.dtype)
+        return embeds, deepstack
+
     def generate(self, input_ids: np.ndarray, image_inputs: Dict[str, np.ndarray], image_token_id: int,
                  attention_mask: Optional[np.ndarray] = None, max_new_tokens: int = 20,
                  eos_token_id: Optional[Union[int, Sequence[int]]] = None,
@@ -115,10 +143,19 @@ class OnnxQwenVLGreedy(OnnxVisionLanguageGreedy):
             raise ValueError("image_inputs needs 'image_grid_thw' (the processor returns it with pixel_values)")
         prompt, deltas = rope_index(input_ids, image_inputs["image_grid_thw"], image_token_id,
                                     self.spatial_merge_size, mask)
-        embeds = self.prompt_embeds(input_ids, image_inputs, image_token_id)
+        embeds, deepstack = self.visual(input_ids, image_inputs, image_token_id)
 
-        def positions(step: int, so_far: np.ndarray, new_tokens: int) -> np.ndarray:
-            return prompt if step == 0 else decode_positions(so_far, deltas, new_tokens)
+        def step_inputs(step: int, so_far: np.ndarray, new_tokens: int) -> Dict[str, np.ndarray]:
+            if step == 0:
+                feed = {"position_ids": prompt}
+                if deepstack is not None:
+                    feed["deepstack_embeds"] = deepstack
+                return feed
+            feed = {"position_ids": decode_positions(so_far, deltas, new_tokens)}
+            if deepstack is not None:  # generated tokens are text: nothing to add
+                feed["deepstack_embeds"] = np.zeros(deepstack.shape[:2] + (new_tokens,) + deepstack.shape[3:],
+                                                    deepstack.dtype)
+            return feed
 
         return self.decoder.generate(input_ids, mask, max_new_tokens, eos_token_id, pad_token_id,
-                                     inputs_embeds=embeds, position_ids_fn=positions)
+                                     inputs_embeds=embeds, step_inputs=step_inputs)

@@ -1,4 +1,4 @@
-"""Qwen2-VL / Qwen2.5-VL vision towers in tensor ops, so one traced graph serves every image grid.
+"""Qwen2-VL / Qwen2.5-VL / Qwen3-VL vision towers in tensor ops, so one traced graph serves every image grid.
 
 The towers take ``pixel_values`` as flattened patches of all images of a batch, one after the
 other, and ``grid_thw`` (images, 3): frames, patch rows, patch columns of each image. Their own
@@ -23,7 +23,10 @@ any other number or size of images.
   model permutes the patches so that windows are contiguous, runs the blocks, then undoes the
   permutation after the merger; every layer except attention is per token and the merger is per
   block, so attention with a "same window" mask in the original order is the same computation
-  and needs no permutation at all.
+  and needs no permutation at all;
+* Qwen3-VL's learned position table is resampled bilinearly to every image's grid (a loop over
+  the images in the model) from each patch's (row, column) and its image's size; the outputs of
+  its deepstack layers come back stacked as ``deepstack_features``.
 
 The blocks' own submodules (norms, qkv, proj, MLP, merger) run unchanged; only the attention
 core (rotary, scores, mask, softmax) is written here, in the eager form the towers use.
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import types
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 # window ids pack (frame, window row, window column); this bounds the window rows/columns per frame
 _WINDOW_BASE = 1 << 16
@@ -51,8 +54,9 @@ def vision_tower(model: Any) -> Any:
     return tower
 
 
-def patch_layout(grid_thw: Any, num_patches: Any, merge: int, window: Optional[int] = None) -> Tuple[Any, ...]:
-    """Per patch, in the towers' patch order: row, column (in patches), attention block id, window id.
+def patch_layout(grid_thw: Any, num_patches: Any, merge: int, window: Optional[int] = None) -> Dict[str, Any]:
+    """Per patch, in the towers' patch order: ``row``, ``col`` (in patches), ``height``, ``width``
+    (its image's grid), ``block`` (attention block id) and ``window`` (window id or None).
 
     ``num_patches`` is the patch embeddings' ``shape[0]`` (recorded as a size by the trace, so
     the graph's patch axis stays dynamic). The block id is one per frame (what ``cu_seqlens``
@@ -74,12 +78,33 @@ def patch_layout(grid_thw: Any, num_patches: Any, merge: int, window: Optional[i
     blocks_wide = width[image] // merge
     unit = in_frame // (merge * merge)  # merged token of the patch, raster order in its frame
     merged_row, merged_col = unit // blocks_wide, unit % blocks_wide
-    row = merged_row * merge + (in_frame // merge) % merge
-    col = merged_col * merge + in_frame % merge
-    window_id = None
+    layout = dict(row=merged_row * merge + (in_frame // merge) % merge, col=merged_col * merge + in_frame % merge,
+                  height=height[image], width=width[image], block=block, window=None)
     if window:
-        window_id = (block * _WINDOW_BASE + merged_row // window) * _WINDOW_BASE + merged_col // window
-    return row, col, block, window_id
+        layout["window"] = (block * _WINDOW_BASE + merged_row // window) * _WINDOW_BASE + merged_col // window
+    return layout
+
+
+def _resampled_positions(tower: Any, layout: Dict[str, Any]) -> Any:
+    """Qwen3-VL's learned (side x side) position table, bilinearly resampled (corners aligned)
+    to each image's grid: per patch, four table rows and their weights, as the tower computes
+    them per image in a loop."""
+    import torch
+
+    side = int(tower.num_grid_per_side)
+
+    def axis(index: Any, size: Any) -> Tuple[Any, Any]:
+        source = index.float() * (side - 1) / (size - 1).clamp(min=1).float()
+        taps = source.floor().long()[:, None] + torch.arange(2, device=index.device)
+        weights = (1 - (source[:, None] - taps.float()).abs()).clamp(min=0)
+        return taps.clamp(max=side - 1), weights
+
+    rows, row_weights = axis(layout["row"], layout["height"])
+    cols, col_weights = axis(layout["col"], layout["width"])
+    indices = (rows[:, :, None] * side + cols[:, None, :]).reshape(-1, 4)
+    weights = (row_weights[:, :, None] * col_weights[:, None, :]).reshape(-1, 4)
+    table = tower.pos_embed(indices)
+    return (table * weights[:, :, None].to(table.dtype)).sum(1)
 
 
 def _mask(ids: Any, dtype: Any) -> Any:
@@ -125,9 +150,10 @@ def _attention(attn: Any, hidden: Any, cos: Any, sin: Any, bias: Any) -> Any:
     return attn.proj(out)
 
 
-def vision_forward(tower: Any, hidden_states: Any, grid_thw: Any, **_: Any) -> Any:
+def vision_forward(tower: Any, hidden_states: Any, grid_thw: Any, **_: Any) -> Dict[str, Any]:
     """The tower's forward from flattened patches to merged image tokens (one row per
-    placeholder token, images in order), with no Python value taken from ``grid_thw``."""
+    placeholder token, images in order), with no Python value taken from ``grid_thw``:
+    ``image_features`` and, for Qwen3-VL, ``deepstack_features`` (deepstack layers, tokens, hidden)."""
     import torch
 
     config = tower.config
@@ -137,16 +163,25 @@ def vision_forward(tower: Any, hidden_states: Any, grid_thw: Any, **_: Any) -> A
     if getattr(config, "window_size", None) and full_layers:  # Qwen2.5-VL
         window = int(config.window_size) // merge // int(config.patch_size)
     hidden = tower.patch_embed(hidden_states.to(tower.patch_embed.proj.weight.dtype))
-    row, col, block, window_id = patch_layout(grid_thw, hidden.shape[0], merge, window)
-    cos, sin = _rotary(tower, row, col)
+    layout = patch_layout(grid_thw, hidden.shape[0], merge, window)
+    if getattr(tower, "pos_embed", None) is not None:  # Qwen3-VL
+        hidden = hidden + _resampled_positions(tower, layout).to(hidden.dtype)
+    cos, sin = _rotary(tower, layout["row"], layout["col"])
     cos, sin = cos[None], sin[None]  # broadcast over heads
-    full = _mask(block, torch.float32)
-    windowed = _mask(window_id, torch.float32) if window_id is not None else full
+    full = _mask(layout["block"], torch.float32)
+    windowed = _mask(layout["window"], torch.float32) if window else full
+    deepstack_layers = list(getattr(tower, "deepstack_visual_indexes", None) or ())
+    deepstack = []
     for index, blk in enumerate(tower.blocks):
-        bias = full if window_id is None or index in full_layers else windowed
+        bias = full if index in full_layers else windowed
         hidden = hidden + _attention(blk.attn, blk.norm1(hidden), cos, sin, bias)
         hidden = hidden + blk.mlp(blk.norm2(hidden))
-    return tower.merger(hidden)
+        if index in deepstack_layers:
+            deepstack.append(tower.deepstack_merger_list[deepstack_layers.index(index)](hidden))
+    out = {"image_features": tower.merger(hidden)}
+    if deepstack:
+        out["deepstack_features"] = torch.stack(deepstack)
+    return out
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Qwen2-VL and Qwen2.5-VL as the three graphs of the vision-language split (see :mod:`.vlm`).
+"""Qwen2-VL, Qwen2.5-VL and Qwen3-VL as the three graphs of the vision-language split (see :mod:`.vlm`).
 
 What differs from the other VLM rows, and why:
 
@@ -13,12 +13,15 @@ What differs from the other VLM rows, and why:
   temporal, height and width positions, as transformers.js and onnxruntime-genai feed them. The
   positions depend on the prompt's image grids and padding, which only the caller knows;
   :mod:`xporter_onnx.qwen_vl_generation` computes them in numpy as ``get_rope_index`` does.
+* Qwen3-VL adds learned position embeddings resampled to each grid (also in tensor ops) and
+  "deepstack" features: intermediate vision layers, each through its own merger, that the
+  language model adds to its hidden states at the image tokens after its first layers. The
+  vision graph returns them as ``deepstack_features`` (layers, image tokens, hidden) and the
+  decoder takes ``deepstack_embeds`` (layers, batch, sequence, hidden): the features scattered
+  to the image tokens, 0 elsewhere and on decode steps (see :class:`Qwen3VlOnnxConfig`).
 
-Qwen3-VL is not a row: its tower adds learned position embeddings resampled per grid and
-"deepstack" features (the outputs of intermediate vision layers) that its language model adds to
-the hidden states of its first layers at the image tokens. Exporting it needs a vision output per
-deepstack layer and decoder inputs for them (features plus a visual-token mask), on both the
-prefill and the decode path; it is left out until that interface is written and checked.
+Videos are not covered: the processors give them ``pixel_values_videos`` / ``video_grid_thw``
+and positions scaled by the frame rate, which these graphs and the generation loop do not take.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Dict, List
 
 from ..base import IOSpec
 from ..dummy import DummyInputGenerator, DummyPastKeyValuesGenerator, DummyTextInputGenerator, np, to_framework
+from .. import past as kv
 from . import Arch
 from .decoder import TINY
 from .vlm import DECODER, EMBED_TOKENS, TOKENS, VISION_ENCODER, VLM_TASKS, VlmNormalized, VlmOnnxConfig
@@ -106,9 +110,87 @@ class QwenVlOnnxConfig(VlmOnnxConfig):
         if self.part == VISION_ENCODER:
             from ..qwen_vl_patches import vision_tower
 
-            tower = vision_tower(model)
-            return {"image_features": tower(kwargs["pixel_values"], grid_thw=kwargs["image_grid_thw"])}
+            return vision_tower(model)(kwargs["pixel_values"], grid_thw=kwargs["image_grid_thw"])
         return super().call_model(model, kwargs)
+
+
+class DeepstackInputGenerator(DummyInputGenerator):
+    """``deepstack_embeds`` (deepstack layers, batch, sequence, hidden) for the decoder."""
+
+    SUPPORTED_INPUT_NAMES = ("deepstack_embeds",)
+
+    def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
+        cfg = self.normalized_config
+        layers = len(cfg.vision_config.deepstack_visual_indexes)
+        shape = (layers, self.batch_size, int(self.shapes["sequence_length"]), int(cfg.hidden_size))
+        return to_framework(self.random_float(shape, float_dtype), framework, float_dtype)
+
+
+class Qwen3VlOnnxConfig(QwenVlOnnxConfig):
+    """Qwen3-VL: the vision graph also returns ``deepstack_features`` (the outputs of the
+    tower's deepstack layers, each through its own merger, one row per image token) and the
+    decoder takes them as ``deepstack_embeds`` (layers, batch, sequence, hidden), which the
+    language model adds to the hidden states after its first layers.
+
+    The model adds them at the image tokens only (a boolean-mask scatter); the graph adds the
+    whole tensor, which the caller fills at the image tokens and leaves 0 elsewhere (and on every
+    decode step): the same sums, without a data-dependent index in the graph.
+    """
+
+    @property
+    def inputs(self) -> IOSpec:
+        spec = super().inputs
+        if self.part == DECODER:
+            spec = {**{k: v for k, v in spec.items() if not k.startswith("past_key_values.")},
+                    "deepstack_embeds": {1: "batch_size", 2: "sequence_length"},
+                    **{k: v for k, v in spec.items() if k.startswith("past_key_values.")}}
+        return spec
+
+    @property
+    def outputs(self) -> IOSpec:
+        spec = super().outputs
+        if self.part == VISION_ENCODER:
+            spec["deepstack_features"] = {1: "num_image_tokens"}
+        return spec
+
+    def generate_dummy_inputs(self, framework: str = "pt", **kwargs: Any) -> Dict[str, Any]:
+        dummy = super().generate_dummy_inputs(framework, **kwargs)
+        if self.part == DECODER:
+            batch, seq = tuple(dummy["inputs_embeds"].shape[:2])
+            generator = DeepstackInputGenerator(self.task, self.normalized_config,
+                                                **dict(kwargs, batch_size=batch, sequence_length=seq))
+            dummy["deepstack_embeds"] = generator.generate("deepstack_embeds", framework, float_dtype=self.float_dtype)
+            dummy = {name: dummy[name] for name in self.inputs}
+        return dummy
+
+    def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
+        """The decoder part runs the language model and the LM head directly: the model's
+        forward builds deepstack inputs from pixel values only."""
+        if self.part != DECODER:
+            return super().call_model(model, kwargs)
+        kwargs = dict(kwargs)
+        deepstack = kwargs.pop("deepstack_embeds")
+        language_model = model.model.language_model
+        cache = kwargs.pop("past_key_values", None)
+        if cache is not None:
+            kwargs[kv.cache_argument_name(language_model)] = cache
+        language_model._deepstack_process = _add_dense
+        try:
+            out = language_model(**kwargs, use_cache=True, visual_pos_masks=None,
+                                 deepstack_visual_embeds=list(deepstack.unbind(0)), return_dict=True)
+        finally:
+            del language_model._deepstack_process
+        return {"logits": model.lm_head(out.last_hidden_state), "past_key_values": kv.output_cache(out)}
+
+    def flatten_outputs(self, model_output: Any) -> List[Any]:
+        if self.part != DECODER:
+            return super().flatten_outputs(model_output)
+        return [model_output["logits"], *kv.flatten_decoder_cache(model_output["past_key_values"])]
+
+
+def _add_dense(hidden_states: Any, _visual_pos_masks: Any, visual_embeds: Any) -> Any:
+    """Deepstack injection as a plain sum (``visual_embeds`` is 0 away from image tokens)."""
+    return hidden_states + visual_embeds.to(hidden_states.dtype)
 
 
 
@@ -131,11 +213,23 @@ TINY_QWEN2_5_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
                                           window_size=16, fullatt_block_indexes=[1]))
 
 
-def qwen_vl(model_type: str, tiny: Dict[str, Any], **arch: Any) -> Arch:
-    return Arch(model_type, VLM_TASKS, QwenVlOnnxConfig, dict(ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
+# Qwen3-VL: interleaved M-RoPE, a 4x4 learned position table, deepstack after vision layer 0
+TINY_QWEN3_VL = dict(text_config=dict(TINY_QWEN_TEXT,
+                                      rope_scaling={"rope_type": "default", "mrope_section": [2, 1, 1],
+                                                    "mrope_interleaved": True},
+                                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                       "mrope_section": [2, 1, 1], "mrope_interleaved": True}),
+                     **_SPECIAL,
+                     vision_config=dict(_VISION, hidden_size=32, out_hidden_size=32, intermediate_size=64,
+                                        num_position_embeddings=16, deepstack_visual_indexes=[0]))
+
+
+def qwen_vl(model_type: str, tiny: Dict[str, Any], base: type = QwenVlOnnxConfig, **arch: Any) -> Arch:
+    return Arch(model_type, VLM_TASKS, base, dict(ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
 
 
 ARCHITECTURES: List[Arch] = [
     qwen_vl("qwen2_vl", TINY_QWEN2_VL),
     qwen_vl("qwen2_5_vl", TINY_QWEN2_5_VL),
+    qwen_vl("qwen3_vl", TINY_QWEN3_VL, Qwen3VlOnnxConfig),
 ]

@@ -161,7 +161,8 @@ class VlmOnnxConfig(DecoderOnnxConfig):
         generator = DummyTextInputGenerator(self.task, self.normalized_config, **kwargs)
         embeds = generator.random_float((batch, seq, int(self.normalized_config.hidden_size)), self.float_dtype)
         dummy["inputs_embeds"] = to_framework(embeds, framework, self.float_dtype)
-        return {name: dummy[name] for name in self.inputs}
+        # inputs the token-side generators do not know (Qwen3-VL's deepstack_embeds) are the subclass's to add
+        return {name: dummy[name] for name in self.inputs if name in dummy}
 
     # -- model plumbing -------------------------------------------------------------------
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
