@@ -7,7 +7,8 @@ backend loads that backend's plugin (see :mod:`xporter.plugins`).
 from .errors import XporterError
 from .hookspecs import BackendInfo, CliCommand, ExporterSpec, hookimpl
 from .manager import TasksManager
-from .registry import ConfigConstructor, Registry, create_register
+from .options import ExportOptions, OnnxExportOptions
+from .registry import ConfigConstructor, Registrar, Registry, create_register
 
 __version__ = "0.1.0"
 
@@ -15,7 +16,10 @@ __all__ = [
     "BackendInfo",
     "CliCommand",
     "ConfigConstructor",
+    "ExportOptions",
     "ExporterSpec",
+    "OnnxExportOptions",
+    "Registrar",
     "Registry",
     "TasksManager",
     "XporterError",

@@ -21,6 +21,8 @@ import pluggy
 if TYPE_CHECKING:  # argparse is only needed by the CLI
     import argparse
 
+    from .registry import Registrar
+
 PROJECT = "xporter"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -57,11 +59,12 @@ class ExporterSpec:
     ``target`` is ``"package.module:function"``; it is imported only when called, so
     declaring an exporter costs nothing. The TF plugin, for instance, declares
     ``ExporterSpec("onnx", "tf", "xporter_tflite.tf_to_onnx:export")``. The function is called
-    as ``function(model, output, *, progress, **options)`` with plain keyword options (never an
-    argparse object) and returns the report dict (:meth:`xporter.report.ExportReport.to_dict`).
-    An installed plugin also declares it as the entry point ``<framework>-to-<backend>`` of group
-    ``xporter.exporters`` so :meth:`xporter.plugins.PluginManager.find_exporter` finds it without
-    importing other plugins.
+    as ``function(model, output, options, progress)``: ``options`` is a frozen
+    :class:`xporter.options.ExportOptions` (for ONNX products :class:`xporter.options.OnnxExportOptions`;
+    a backend may subclass it for its own flags), never an argparse object, and the function returns
+    the report dict (:meth:`xporter.report.ExportReport.to_dict`). An installed plugin also declares it
+    as the entry point ``<framework>-to-<backend>`` of group ``xporter.exporters`` so
+    :meth:`xporter.plugins.PluginManager.find_exporter` finds it without importing other plugins.
     """
 
     backend: str
@@ -78,11 +81,12 @@ class XporterHookSpec:
         """Describe the backend this plugin provides."""
 
     @hookspec
-    def xporter_register_configs(self, register: Callable, backend: str) -> None:
+    def xporter_register_configs(self, register: "Registrar", backend: str) -> None:
         """Register export configs.
 
-        ``register`` behaves exactly like ``create_register(backend)``'s return value:
-        ``register("bert", "text-classification", library_name="transformers")(ConfigClass)``.
+        ``register`` is the :class:`xporter.registry.Registrar` of ``backend``, the same object
+        ``create_register(backend)`` returns: ``register.add("bert", ("text-classification",), ConfigClass)``
+        or the decorator form ``register("bert", "text-classification")(ConfigClass)``.
         """
 
     @hookspec

@@ -11,7 +11,7 @@ import contextlib
 import contextvars
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type
 
 from . import tasks as taxonomy
 from .errors import RegistrationConflictError, UnknownLibraryError, UnknownTaskError, choices_message
@@ -180,24 +180,9 @@ class Registry:
             per_owner[backend] = per_owner.get(backend, 0) + 1
         return counts
 
-    def register_decorator(self, backend: str, overwrite_existing: bool = False) -> Callable:
-        """The decorator factory ``create_register`` returns (see seed 001)."""
-
-        def wrapper(model_type: str, *supported_tasks: str, library_name: str = "transformers") -> Callable:
-            if not supported_tasks:
-                raise UnknownTaskError(
-                    f"no task given when registering '{model_type}' for backend '{backend}'",
-                    "pass at least one task, e.g. register('bert', 'text-classification')",
-                )
-
-            def decorator(config_class: Type) -> Type:
-                for task in supported_tasks:
-                    self.add(backend, model_type, task, config_class, library_name, overwrite_existing)
-                return config_class
-
-            return decorator
-
-        return wrapper
+    def register_decorator(self, backend: str, overwrite_existing: bool = False) -> "Registrar":
+        """The decorator factory ``create_register`` returns (see seed 001), as a typed :class:`Registrar`."""
+        return Registrar(self, backend, overwrite_existing)
 
     # -- queries ------------------------------------------------------------------------
     def tasks_for(self, model_type: str, backend: str, library_name: str = "transformers") -> TaskTable:
@@ -239,10 +224,53 @@ class Registry:
                         del per_task[task]
 
 
+class Registrar:
+    """What ``create_register(backend)`` returns and what a plugin's ``xporter_register_configs`` hook
+    receives: registration into one backend, with the owner and conflict rules of :meth:`Registry.add`.
+
+    Two spellings, one effect: the decorator of seed 001, ``register("bert", "fill-mask")(BertConfig)``,
+    and the typed call tables use, ``register.add("bert", ("fill-mask",), BertConfig)``. ``backend`` says
+    which backend the registrations go to (a plugin may register into another backend only by asking
+    ``create_register`` for it).
+    """
+
+    def __init__(self, registry: Registry, backend: str, overwrite_existing: bool = False) -> None:
+        self.registry, self.backend, self.overwrite_existing = registry, backend, overwrite_existing
+
+    def __call__(self, model_type: str, *supported_tasks: str,
+                 library_name: str = "transformers") -> Callable[[Type], Type]:
+        self._require_tasks(model_type, supported_tasks)
+
+        def decorator(config_class: Type) -> Type:
+            self.add(model_type, supported_tasks, config_class, library_name=library_name)
+            return config_class
+
+        return decorator
+
+    def add(self, model_type: str, tasks: Sequence[str], config_class: Type, *,
+            library_name: str = "transformers") -> List[ConfigConstructor]:
+        """Register ``config_class`` for every task of ``tasks``; returns the constructors made."""
+        self._require_tasks(model_type, tasks)
+        if isinstance(tasks, str):
+            raise TypeError(f"tasks must be a sequence of task names, got the string {tasks!r}")
+        return [self.registry.add(self.backend, model_type, task, config_class, library_name, self.overwrite_existing)
+                for task in tasks]
+
+    def _require_tasks(self, model_type: str, tasks: Sequence[str]) -> None:
+        if not tasks:
+            raise UnknownTaskError(
+                f"no task given when registering '{model_type}' for backend '{self.backend}'",
+                "pass at least one task, e.g. register('bert', 'text-classification')",
+            )
+
+    def __repr__(self) -> str:
+        return f"Registrar(backend={self.backend!r})"
+
+
 DEFAULT_REGISTRY = Registry()
 
 
-def create_register(backend: str, overwrite_existing: bool = False) -> Callable:
+def create_register(backend: str, overwrite_existing: bool = False) -> Registrar:
     """Create a register function for ``backend`` on the default registry.
 
     >>> register = create_register("new-backend")

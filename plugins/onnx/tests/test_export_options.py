@@ -97,3 +97,59 @@ def test_bf16_export_is_valid_and_cpu_validation_failure_names_the_fix(tiny_bert
     assert not (tmp_path / "checked").exists()
     with pytest.raises(ExportError, match="opset 17"):
         xporter_onnx.export(tiny_bert_dir, tmp_path / "old", dtype="bf16", opset=14)
+
+
+def test_options_object_and_keywords_are_the_same_export(tiny_bert_dir, tmp_path):
+    """The Python keywords are the fields of one frozen OnnxExportOptions; passing both is refused."""
+    from xporter.options import OnnxExportOptions
+
+    options = OnnxExportOptions(task="feature-extraction", opset=17, shapes={"batch_size": 1, "sequence_length": 8})
+    report = xporter_onnx.export(tiny_bert_dir, tmp_path / "out", options=options)
+    assert (report.task, report.opset, report.parts["model"]["trace_shapes"]["input_ids"]) == ("feature-extraction", 17,
+                                                                                         [1, 8])
+    assert options.opset == 17  # the exporter resolves its own copy, never the caller's object
+    with pytest.raises(TypeError, match="not both"):
+        xporter_onnx.export(tiny_bert_dir, tmp_path / "again", options=options, opset=18)
+    with pytest.raises(TypeError, match="unexpected export option 'opst'"):
+        xporter_onnx.export(tiny_bert_dir, tmp_path / "again", opst=18)
+    assert not (tmp_path / "again").exists()
+
+
+def test_cli_hands_the_registered_exporter_one_frozen_options_object(tiny_bert_dir, tmp_path, monkeypatch):
+    """`xporter export onnx` finds the (onnx, pt) exporter through the registry and calls it with an
+    OnnxExportOptions (no argparse object past the CLI)."""
+    from xporter.cli.main import main
+    from xporter.options import OnnxExportOptions
+    from xporter.plugins import PLUGINS
+
+    from xporter_onnx import exporter
+
+    assert PLUGINS.find_exporter("onnx", "pt").target == "xporter_onnx.exporter:export_with_options"
+    seen = {}
+    real = exporter.export_with_options
+
+    def spy(model, output, options, progress):
+        seen["options"] = options
+        return real(model, output, options, progress)
+
+    monkeypatch.setattr(exporter, "export_with_options", spy)
+    assert main(["export", "onnx", "-m", str(tiny_bert_dir), str(tmp_path / "out"), "--batch-size", "1",
+                 "--no-generic", "--model-kwargs", '{"attn_implementation": "eager"}']) == 0
+    options = seen["options"]
+    assert type(options) is OnnxExportOptions and options.framework == "pt" and options.generic is False
+    assert dict(options.shapes) == {"batch_size": 1} and dict(options.model_kwargs) == {"attn_implementation": "eager"}
+    assert (tmp_path / "out" / "model.onnx").is_file()
+
+
+def test_pytorch_exporter_is_found_without_importing_other_plugins():
+    """The ``pt-to-onnx`` entry point names the exporter: looking it up loads the ONNX plugin only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from xporter.plugins import PLUGINS; "
+            "spec = PLUGINS.find_exporter('onnx', 'pt'); "
+            "assert spec.target == 'xporter_onnx.exporter:export_with_options', spec; "
+            "others = [m for m in sys.modules if m.startswith(('xporter_tflite', 'xporter_ort_training', 'torch', "
+            "'transformers', 'onnxruntime'))]; assert not others, others")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

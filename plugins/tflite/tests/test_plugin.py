@@ -57,6 +57,31 @@ def test_plugin_is_import_light():
 def test_exporter_spec_declared():
     specs = TasksManager.plugins.exporters("onnx", "tf")
     assert any(s.target == "xporter_tflite.tf_to_onnx:export" for s in specs)
+    for framework in ("tf", "pt"):  # the TFLite CLI looks its exporter up the same way as ONNX's
+        assert TasksManager.plugins.find_exporter("tflite", framework).target == \
+            "xporter_tflite.export:export_with_options"
+
+
+def test_tflite_options_are_frozen_and_checked_before_loading(tmp_path):
+    import dataclasses
+
+    from xporter.errors import ExportError
+    from xporter_tflite import export_tflite
+    from xporter_tflite.options import TfliteExportOptions
+    from xporter_tflite.quantize import QuantizationOptions
+
+    options = TfliteExportOptions.from_kwargs(batch_size=1, sequence_length=8, quantization="fp16")
+    assert isinstance(options.quantization, QuantizationOptions) and dict(options.shapes) == {"batch_size": 1,
+                                                                                             "sequence_length": 8}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.validate = False
+    with pytest.raises(TypeError, match="unknown shape name"):  # static shapes only: no ONNX dummy sizes
+        TfliteExportOptions(shapes={"num_channels": 3})
+    with pytest.raises(ExportError, match="--num-validation-samples must be a positive integer"):
+        TfliteExportOptions(num_validation_samples=0)
+    with pytest.raises(TypeError, match="unexpected export option 'batchsize'"):
+        export_tflite(str(tmp_path / "model"), tmp_path / "out", batchsize=1)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("task, given, missing", [

@@ -100,11 +100,15 @@ def test_tf_to_onnx_imports_no_unrelated_plugin(tmp_path):
 
 def test_pytorch_only_options_are_refused_for_tf(tmp_path):
     from xporter.errors import ExportError
+    from xporter.options import OnnxExportOptions
     from xporter.progress import Progress
     from xporter_tflite.tf_to_onnx import export
 
-    with pytest.raises(ExportError, match="--optimize is not supported for TensorFlow models"):
-        export(str(tmp_path / "model"), tmp_path / "out", progress=Progress(enabled=False), optimize="O2")
+    for options, flag in ((OnnxExportOptions(optimize="O2"), "--optimize"),
+                          (OnnxExportOptions(model_kwargs={"revision": "x"}), "--model-kwargs")):
+        with pytest.raises(ExportError, match=f"{flag} is not supported for TensorFlow models"):
+            export(str(tmp_path / "model"), tmp_path / "out", options, Progress(enabled=False))
+    assert not (tmp_path / "out").exists()
 
 
 def test_failed_validation_leaves_nothing(tmp_path):

@@ -1,15 +1,15 @@
 """Argument checks for an ONNX export, run before anything is loaded.
 
-The shared ones (shapes, tolerance) live in :mod:`xporter.arguments`; here the opset ranges
+The shared ones (shapes, tolerance) live in :mod:`xporter.arguments` and run when the options
+object is made (:mod:`xporter.options`); here the opset ranges
 of the two torch exporters (``--opset 0`` used to export 14 and ``--dynamo --opset 12``
 18, silently) and the device.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Optional
 
-from xporter.arguments import check_atol, check_shapes
 from xporter.errors import ExportError, FrameworkError
 
 # opsets each torch.onnx exporter can write (torch 2.13: TorchScript 7-20, dynamo 18-23);
@@ -48,10 +48,8 @@ def check_device(device: str) -> None:
         raise FrameworkError(f"--device {device}: only {count} GPU(s) visible", f"pass cuda:0 .. cuda:{count - 1}")
 
 
-def check_export_arguments(*, opset: Optional[int], atol: Optional[float], device: str, dynamo: bool,
-                           shapes: Dict[str, Any]) -> None:
-    """Every check above, in the order a user reads the flags."""
-    check_shapes(shapes)
+def check_export_arguments(*, opset: Optional[int], device: str, dynamo: bool) -> None:
+    """The checks above, in the order a user reads the flags (shapes and the tolerance were checked
+    when the :class:`xporter.options.OnnxExportOptions` was made)."""
     check_opset(opset, dynamo)
-    check_atol(atol)
     check_device(device)

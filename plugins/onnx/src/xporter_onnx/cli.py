@@ -125,26 +125,36 @@ def _json_object(text: str) -> Dict[str, Any]:
     return value
 
 
-def options_from_args(args: argparse.Namespace) -> Dict[str, Any]:
-    shapes = {name: getattr(args, name) for name in SHAPE_FLAGS if getattr(args, name, None) is not None}
-    return dict(task=args.task, opset=args.opset, atol=args.atol, dtype=args.dtype, device=args.device,
-                framework=args.framework, library_name=args.library_name, trust_remote_code=args.trust_remote_code,
-                cache_dir=args.cache_dir, dynamo=args.dynamo, dynamic_axes=not args.no_dynamic_axes,
-                validate=not args.no_validate, merge_decoders=not args.no_merge_decoders, overwrite=args.overwrite,
-                optimize=args.optimize, external_data=True if args.external_data else None,
-                model_kwargs=getattr(args, "model_kwargs", None), quantize=getattr(args, "quantize", None),
-                layout=getattr(args, "layout", "optimum"), fp16_io=getattr(args, "fp16_io", False),
-                quantize_options=quantize_options(args) if hasattr(args, "block_size") else None, **shapes)
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The parsed flags as the frozen :class:`xporter.options.OnnxExportOptions` every (onnx, *)
+    exporter takes: the argparse object stops here."""
+    from xporter.options import OnnxExportOptions
+
+    return OnnxExportOptions(
+        task=args.task, opset=args.opset, atol=args.atol, dtype=args.dtype, device=args.device,
+        framework=args.framework, library_name=args.library_name, trust_remote_code=args.trust_remote_code,
+        cache_dir=args.cache_dir, dynamo=args.dynamo, dynamic_axes=not args.no_dynamic_axes,
+        validate=not args.no_validate, merge_decoders=not args.no_merge_decoders, overwrite=args.overwrite,
+        optimize=args.optimize, external_data=True if args.external_data else None,
+        model_kwargs=args.model_kwargs or {}, quantize=args.quantize, layout=args.layout, fp16_io=args.fp16_io,
+        generic=not args.no_generic, quantize_options=quantize_options(args),
+        shapes={name: getattr(args, name) for name in SHAPE_FLAGS})
 
 
-def export_from_args(args: argparse.Namespace, progress: Progress) -> Dict[str, Any]:
-    """The (onnx, pt) exporter in the ExporterSpec contract: parsed args in, report dict out."""
-    from .exporter import export
+def find_exporter(framework: str) -> Any:
+    """The (onnx, ``framework``) export function, found through the plugin registry (entry points
+    ``<framework>-to-onnx`` of group ``xporter.exporters``) without importing unrelated plugins."""
+    from xporter.errors import PluginUnavailableError
+    from xporter.plugins import PLUGINS, load_target
 
-    options = options_from_args(args)
-    options.pop("framework")
-    return export(args.model, args.output, framework="pt", progress=progress,
-                  generic=not getattr(args, "no_generic", False), **options).to_dict()
+    try:
+        spec = PLUGINS.find_exporter("onnx", framework)
+    except PluginUnavailableError as exc:
+        if framework != "tf" or "no installed plugin" not in str(exc):
+            raise
+        raise PluginUnavailableError("no installed plugin exports TensorFlow models to ONNX",
+                                     "pip install xporter-tflite (it provides the TF -> ONNX exporter)") from exc
+    return load_target(spec.target)
 
 
 def _quiet_weight_loading_bars() -> None:
@@ -165,13 +175,9 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.json)
     _quiet_weight_loading_bars()
     with stdout_to_stderr() if args.json else contextlib.nullcontext():  # stdout carries the JSON only
-        framework = args.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
-        if framework == "tf":
-            from .exporter import export_tf
-
-            report = export_tf(args.model, args.output, progress, **options_from_args(args))
-        else:
-            report = export_from_args(args, progress)
+        options = options_from_args(args)
+        framework = options.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
+        report = find_exporter(framework)(args.model, args.output, options.replace(framework=framework), progress)
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from xporter.errors import ExportError, FrameworkError, PluginUnavailableError, UnknownModelTypeError, UnknownTaskError
+from xporter.errors import ExportError, FrameworkError, UnknownModelTypeError, UnknownTaskError
+from xporter.options import OnnxExportOptions
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 from xporter.report import ExportReport as CoreExportReport
@@ -29,8 +30,6 @@ from .variants import add_variants
 from .validate import PartCheck, PartValidation, raise_if_failed, reference_check, validate_part
 
 BACKEND = "onnx"
-SHAPE_KEYS = ("batch_size", "sequence_length", "num_choices", "width", "height", "num_channels", "feature_size",
-              "nb_max_frames", "audio_sequence_length")
 
 
 @dataclass
@@ -163,100 +162,104 @@ def _model_type(model_name_or_path, library: str, cache_dir) -> str:
     return config["model_type"]
 
 
-def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[int] = None, atol: Optional[float] = None,
-           dtype: str = "fp32", device: str = "cpu", framework: Optional[str] = None, library_name: Optional[str] = None,
-           trust_remote_code: bool = False, cache_dir: Optional[str] = None, dynamo: bool = False,
-           dynamic_axes: bool = True, validate: bool = True, overwrite: bool = False, optimize: Optional[str] = None,
-           external_data: Optional[bool] = None, custom_onnx_config: Any = None, progress: Optional[Progress] = None,
-           model_kwargs: Optional[Dict[str, Any]] = None, merge_decoders: bool = True, quantize: Optional[str] = None,
-           layout: str = "optimum", quantize_options: Any = None, fp16_io: bool = False, generic: bool = True,
-           **shapes: Any) -> ExportReport:
+def export(model_name_or_path, output, task: str = "auto", *, custom_onnx_config: Any = None,
+           progress: Optional[Progress] = None, options: Optional[OnnxExportOptions] = None,
+           **kwargs: Any) -> ExportReport:
     """Export ``model_name_or_path`` (local folder or cached repo id) to ONNX in ``output``.
 
-    ``shapes`` are dummy-input shapes for tracing (batch_size, sequence_length, ...).
-    ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to use instead of the
-    registered one, e.g. for an architecture the tables lack; without one, an unregistered transformers type
-    gets a generic config derived from its model class (:mod:`xporter_onnx.generic`; validated or refused;
-    ``generic=False`` turns that off). ``merge_decoders``: also write
-    ``decoder_model_merged.onnx`` when a seq2seq export has both decoder graphs. Raises ``ValidationError``
-    when an output differs by more than the tolerance (nothing is written then). ``quantize``: comma-separated
-    modes of :mod:`xporter_onnx.quantize` (variants validated against the fp32 graphs); ``layout``: ``optimum``
-    or ``transformers.js`` (:mod:`xporter_onnx.layout`); ``dtype="fp16"`` converts the fp32 graphs and keeps
-    fp32 inputs/outputs unless ``fp16_io`` (then the model itself is traced in half). A diffusers pipeline
-    (or saved diffusers model) goes to :mod:`xporter_onnx.pipeline_export`: one graph per component.
+    The options are an :class:`xporter.options.OnnxExportOptions` (``options=``), or its field names
+    and shape names as keywords (``opset=17, dtype="fp16", batch_size=1`` ...), the Python form of
+    ``xporter export onnx``'s flags. ``custom_onnx_config``: an OnnxConfig subclass (or constructor) to
+    use instead of the registered one, e.g. for an architecture the tables lack; without one, an
+    unregistered transformers type gets a generic config derived from its model class
+    (:mod:`xporter_onnx.generic`; validated or refused; ``generic=False`` turns that off). Raises
+    ``ValidationError`` when an output differs by more than the tolerance (nothing is written then).
+    ``quantize``: comma-separated modes of :mod:`xporter_onnx.quantize` (variants validated against
+    the fp32 graphs); ``layout``: ``optimum`` or ``transformers.js`` (:mod:`xporter_onnx.layout`);
+    ``dtype="fp16"`` converts the fp32 graphs and keeps fp32 inputs/outputs unless ``fp16_io`` (then the
+    model itself is traced in half). A diffusers pipeline (or saved diffusers model) goes to
+    :mod:`xporter_onnx.pipeline_export`: one graph per component.
     """
+    if options is None:
+        options = OnnxExportOptions.from_kwargs(task=task, **kwargs)
+    elif kwargs or task != "auto":
+        raise TypeError("pass the export options either as options= or as keywords, not both")
+    return _export(model_name_or_path, output, options, custom_onnx_config, progress or Progress(enabled=False))
+
+
+def export_with_options(model_name_or_path, output, options: OnnxExportOptions, progress: Progress) -> Dict[str, Any]:
+    """The (onnx, pt) exporter of the ExporterSpec contract: options object in, report dict out."""
+    return _export(model_name_or_path, output, options, None, progress).to_dict()
+
+
+def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config: Any,
+            progress: Progress) -> ExportReport:
     from xporter import TasksManager
 
-    progress = progress or Progress(enabled=False)
     started = time.perf_counter()
-    check_export_arguments(opset=opset, atol=atol, device=device, dynamo=dynamo, shapes=shapes)
-    check_output_dir(output, overwrite, source=model_name_or_path)  # fail before any expensive work
-    _check_opset_for_dtype(opset, dtype)
-    _local_config(model_name_or_path, cache_dir)
-    if framework is None:
-        framework = TasksManager.determine_framework(str(model_name_or_path), cache_dir=cache_dir)
+    check_export_arguments(opset=o.opset, device=o.device, dynamo=o.dynamo)
+    check_output_dir(output, o.overwrite, source=model_name_or_path)  # fail before any expensive work
+    _check_opset_for_dtype(o.opset, o.dtype)
+    _local_config(model_name_or_path, o.cache_dir)
+    framework = o.framework or TasksManager.determine_framework(str(model_name_or_path), cache_dir=o.cache_dir)
     if framework != "pt":
         raise FrameworkError(f"xporter_onnx.export exports PyTorch models, this one is '{framework}'",
                              "use `xporter export onnx --framework tf` (needs: pip install xporter-tflite)")
-    library = library_name or TasksManager.infer_library_from_model(str(model_name_or_path), cache_dir=cache_dir)
+    library = o.library_name or TasksManager.infer_library_from_model(str(model_name_or_path), cache_dir=o.cache_dir)
     if library == "diffusers" or is_diffusers_component_dir(model_name_or_path):
-        return export_diffusers(model_name_or_path, output, task, progress=progress, opset=opset, atol=atol,
-                                dtype=dtype, device=device, cache_dir=cache_dir, dynamo=dynamo,
-                                dynamic_axes=dynamic_axes, validate=validate, overwrite=overwrite, optimize=optimize,
-                                external_data=external_data, custom_onnx_config=custom_onnx_config,
-                                model_kwargs=model_kwargs, shapes=shapes)
-    modes, layout = parse_modes(quantize), layouts.resolve(layout)
-    fp16_in_place = dtype == "fp16" and not fp16_io
-    dtype = "fp32" if fp16_in_place else dtype  # traced in fp32, converted after validation (keep_io_types)
-    model_type = _model_type(model_name_or_path, library, cache_dir)
+        return export_diffusers(model_name_or_path, output, o, progress, custom_onnx_config)
+    modes, layout = parse_modes(o.quantize), layouts.resolve(o.layout)
+    fp16_in_place = o.dtype == "fp16" and not o.fp16_io
+    dtype = "fp32" if fp16_in_place else o.dtype  # traced in fp32, converted after validation (keep_io_types)
+    model_type = _model_type(model_name_or_path, library, o.cache_dir)
+    task = o.task
     if custom_onnx_config is None:
         try:
-            resolved = resolve_task(model_name_or_path, task, model_type, library, cache_dir)
+            resolved = resolve_task(model_name_or_path, task, model_type, library, o.cache_dir)
             constructor = TasksManager.get_exporter_config_constructor(BACKEND, model_type=model_type, task=resolved,
                                                                        model_name=str(model_name_or_path),
                                                                        library_name=library)
             task = resolved
         except UnknownModelTypeError as unregistered:
-            if not generic:
+            if not o.generic:
                 raise
             task, custom_onnx_config = generic_configs.resolve(model_name_or_path, task, model_type, library,
-                                                               cache_dir, validate, unregistered)
+                                                               o.cache_dir, o.validate, unregistered)
             constructor = _custom_constructor(custom_onnx_config, task)
     else:
         if task == "auto":
-            task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir, library_name=library)
+            task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=o.cache_dir,
+                                                      library_name=library)
         constructor = _custom_constructor(custom_onnx_config, task)
-    weight_bytes = _preflight(model_name_or_path, library, dtype, cache_dir)
-    check_output_dir(output, overwrite, source=model_name_or_path, required_bytes=weight_bytes)
+    weight_bytes = _preflight(model_name_or_path, library, dtype, o.cache_dir)
+    check_output_dir(output, o.overwrite, source=model_name_or_path, required_bytes=weight_bytes)
     base_task = task.replace("-with-past", "")
     config_class = getattr(constructor, "config_class", constructor)
     _require_transformers(config_class, library)
-    model_kwargs = dict(model_kwargs or {})
+    model_kwargs = dict(o.model_kwargs or {})
     if getattr(config_class, "ATTN_IMPLEMENTATION", None) and library in ("transformers", "sentence_transformers"):
         model_kwargs.setdefault("attn_implementation", config_class.ATTN_IMPLEMENTATION)
     with progress.step("load"):
-        model = load_model(model_name_or_path, base_task, library, dtype=dtype, device=device, cache_dir=cache_dir,
-                           trust_remote_code=trust_remote_code, model_kwargs=model_kwargs,
+        model = load_model(model_name_or_path, base_task, library, dtype=dtype, device=o.device, cache_dir=o.cache_dir,
+                           trust_remote_code=o.trust_remote_code, model_kwargs=model_kwargs,
                            model_class=getattr(config_class, "MODEL_CLASSES", {}).get(base_task))
         if custom_onnx_config is not None:
             onnx_config = constructor(model.config, task=base_task, float_dtype=dtype)
         else:
             onnx_config = constructor(model.config, float_dtype=dtype)
-    opset = resolve_opset(opset, [onnx_config], dtype, dynamo)
-    trace_shapes = {k: v for k, v in shapes.items() if v is not None}
-    report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, opset,
-                          "dynamo" if dynamo else "torchscript", "fp16" if fp16_in_place else dtype, dynamic_axes,
+    o = o.replace(opset=resolve_opset(o.opset, [onnx_config], dtype, o.dynamo))
+    report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, o.opset,
+                          "dynamo" if o.dynamo else "torchscript", "fp16" if fp16_in_place else dtype, o.dynamic_axes,
                           layout=layout, generic_config=generic_configs.describe(config_class))
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
-    with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
+    with atomic_output_dir(output, o.overwrite, source=model_name_or_path) as staging, \
+            files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)
         paths = []
         checked: Dict[str, PartCheck] = {}  # part name -> validation inputs and PyTorch outputs, reused below
         for part in parts:
             path = staging / f"{part.name}.onnx"
-            result = export_part(part, path, report, hasher, progress, trace_shapes=trace_shapes, opset=opset,
-                                 dynamic_axes=dynamic_axes, dynamo=dynamo, external_data=external_data,
-                                 validate=validate, atol=atol, device=device, defer_validation=True)
+            result = export_part(part, path, report, hasher, progress, o, defer_validation=True)
             paths.append(path)
             if result is not None:
                 checked[part.name] = result
@@ -269,23 +272,25 @@ def export(model_name_or_path, output, task: str = "auto", *, opset: Optional[in
         for check in checked.values():
             with progress.step(f"validate {check.path.name}"):
                 report.validation.append(validate_part(check))
-        if merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
+        if o.merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
                 report.validation.extend(_merge(staging, checked))
-        if validate:
+        if o.validate:
             raise_if_failed(report.validation)
-        if optimize:
-            report.optimization = optimize_parts(paths, parts, optimize, model_type, atol, device, checked, progress)
+        if o.optimize:
+            report.optimization = optimize_parts(paths, parts, o.optimize, model_type, o.atol, o.device, checked,
+                                                 progress)
         with progress.step("save configs"):
             if source_dir is not None:
                 written += files.copy_preprocessor_files(source_dir, staging, report.skipped_files, progress)
             else:
-                written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, cache_dir, trust_remote_code)
+                written += files.save_preprocessors_from_hub(str(model_name_or_path), staging, o.cache_dir,
+                                                             o.trust_remote_code)
         if modes or fp16_in_place:
             report.quantization = add_variants(staging, {part.name: part.config for part in parts}, task, modes, layout,
-                                               quantize_options or QuantizeOptions(validate=validate), progress,
-                                               fp16_in_place=fp16_in_place, dynamic_axes=dynamic_axes,
-                                               trace_shapes=trace_shapes)
+                                               o.quantize_options or QuantizeOptions(validate=o.validate), progress,
+                                               fp16_in_place=fp16_in_place, dynamic_axes=o.dynamic_axes,
+                                               trace_shapes=dict(o.shapes))
         graphs = [part.name for part in parts] + [MERGED_NAME] * (staging / f"{MERGED_NAME}.onnx").exists()
         onnx_files = layouts.arrange(staging, layout, graphs)
         finish_report(report, staging, sorted(set(onnx_files) | set(written)), hasher, progress, started)
@@ -302,9 +307,8 @@ def finish_report(report: ExportReport, staging: Path, names: List[str], hasher,
     files.write_json(staging / "export_report.json", report.to_dict())
 
 
-def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, *, trace_shapes: Dict[str, Any],
-                opset: int, dynamic_axes: bool, dynamo: bool, external_data: Optional[bool], validate: bool,
-                atol: Optional[float], device: str, key: Optional[str] = None, file_name: Optional[str] = None,
+def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, options: OnnxExportOptions, *,
+                key: Optional[str] = None, file_name: Optional[str] = None,
                 defer_validation: bool = False) -> Optional[PartCheck]:
     """Trace one part into ``path``, record it in ``report.parts[key]`` and validate it on other shapes.
 
@@ -314,23 +318,24 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     ``defer_validation``: compute the PyTorch outputs only; the caller runs ONNX Runtime
     (:func:`validate_part`) once the model is freed.
     """
-    key = key or part.name
+    key, o = key or part.name, options
+    trace_shapes = dict(o.shapes)
     wrapper = part.config.patch_model_for_export(part.model)
     dummy = part.config.generate_dummy_inputs("pt", **trace_shapes)
-    dummy = {k: v.to(device) for k, v in dummy.items()}
+    dummy = {k: v.to(o.device) for k, v in dummy.items()}
     with progress.step(f"export {file_name or path.name}"):
-        export_to_onnx(wrapper, dummy, path, part.config, opset, dynamic=dynamic_axes, dynamo=dynamo,
-                       external_data=external_data, progress=progress)
+        export_to_onnx(wrapper, dummy, path, part.config, o.opset, dynamic=o.dynamic_axes, dynamo=o.dynamo,
+                       external_data=o.external_data, progress=progress)
     for written_file in (path, external_data_file(path)):
         if written_file is not None:
             hasher.submit(written_file)
     report.parts[key] = {"file": file_name or path.name, "inputs": _axes(part.config.inputs),
                          "outputs": _axes(part.config.outputs), "trace_shapes": _shapes(dummy)}
-    if not validate:
+    if not o.validate:
         return None
-    inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(dynamic_axes, trace_shapes))
+    inputs = part.config.generate_dummy_inputs("pt", **part.config.validation_shapes(o.dynamic_axes, trace_shapes))
     with progress.step(f"run PyTorch on the validation inputs of {file_name or path.name}"):
-        check = reference_check(key, path, wrapper, part.config, inputs, atol, device)
+        check = reference_check(key, path, wrapper, part.config, inputs, o.atol, o.device)
     if not defer_validation:
         with progress.step(f"validate {file_name or path.name}"):
             report.validation.append(validate_part(check))
@@ -435,20 +440,4 @@ def _shapes(tensors):
     return {name: list(t.shape) for name, t in tensors.items()}
 
 
-def export_tf(model_name_or_path, output, progress, **options: Any) -> Dict[str, Any]:
-    """Delegate a TensorFlow model to the (onnx, tf) exporter: found through the plugin registry
-    (entry point ``tf-to-onnx`` of group ``xporter.exporters``) without importing unrelated plugins,
-    called with plain keyword options (those of :func:`export`)."""
-    from xporter.plugins import PLUGINS, load_target
-
-    try:
-        spec = PLUGINS.find_exporter(BACKEND, "tf")
-    except PluginUnavailableError as exc:
-        if "no installed plugin" not in str(exc):
-            raise
-        raise PluginUnavailableError("no installed plugin exports TensorFlow models to ONNX",
-                                     "pip install xporter-tflite (it provides the TF -> ONNX exporter)") from exc
-    return load_target(spec.target)(model_name_or_path, output, progress=progress, **options)
-
-
-__all__ = ["ExportReport", "export", "export_tf", "resolve_task", "UnknownTaskError"]
+__all__ = ["ExportReport", "export", "export_with_options", "resolve_task", "UnknownTaskError"]

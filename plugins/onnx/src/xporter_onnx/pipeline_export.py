@@ -207,23 +207,22 @@ def _copy_pipeline_files(pipeline: Any, source: Optional[Path], staging: Path) -
     return skipped
 
 
-def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *, progress: Any, opset: Optional[int],
-                     atol: Optional[float], dtype: str, device: str, cache_dir: Optional[str], dynamo: bool,
-                     dynamic_axes: bool, validate: bool, overwrite: bool, optimize: Optional[str],
-                     external_data: Optional[bool], custom_onnx_config: Any = None,
-                     model_kwargs: Optional[Dict[str, Any]] = None, shapes: Optional[Dict[str, Any]] = None) -> Any:
-    """The diffusers branch of :func:`xporter_onnx.exporter.export` (same options, same report)."""
+def export_diffusers(model_name_or_path: Any, output: Any, options: Any, progress: Any,
+                     custom_onnx_config: Any = None) -> Any:
+    """The diffusers branch of :func:`xporter_onnx.exporter.export`: the same
+    :class:`xporter.options.OnnxExportOptions`, the same report."""
     from xporter import TasksManager
     from xporter.output import atomic_output_dir
 
     from . import exporter, files
     from .validate import raise_if_failed
 
+    o, task, dtype = options, options.task, options.dtype
     started = time.perf_counter()
     source = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     is_component = is_diffusers_component_dir(model_name_or_path)
     with progress.step("load"):
-        loaded = _load(model_name_or_path, dtype, device, cache_dir, dict(model_kwargs or {}))
+        loaded = _load(model_name_or_path, dtype, o.device, o.cache_dir, dict(o.model_kwargs or {}))
         if is_component:
             components = single_component(loaded, task, dtype, custom_onnx_config)
             task = components[0].config.task
@@ -232,15 +231,16 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
                 raise ExportError("custom_onnx_config applies to one model, not to a diffusers pipeline",
                                   "export the component's folder (e.g. <pipeline>/unet) with it")
             if task == "auto":
-                task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=cache_dir,
+                task = TasksManager.infer_task_from_model(str(model_name_or_path), cache_dir=o.cache_dir,
                                                           library_name="diffusers")
             components = pipeline_components(loaded, dtype)
-    opset = exporter.resolve_opset(opset, [c.config for c in components], dtype, dynamo)
+    o = o.replace(opset=exporter.resolve_opset(o.opset, [c.config for c in components], dtype, o.dynamo))
     model_type = components[0].model_type if is_component else type(loaded).__name__
     report = exporter.ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task,
-                                   "diffusers", opset, "dynamo" if dynamo else "torchscript", dtype, dynamic_axes)
-    trace_shapes = {k: v for k, v in (shapes or {}).items() if v is not None}
-    with atomic_output_dir(output, overwrite, source=model_name_or_path) as staging, files.BackgroundHasher() as hasher:
+                                   "diffusers", o.opset, "dynamo" if o.dynamo else "torchscript", dtype,
+                                   o.dynamic_axes)
+    with atomic_output_dir(output, o.overwrite, source=model_name_or_path) as staging, \
+            files.BackgroundHasher() as hasher:
         exported: List[tuple] = []  # (report key, path, part) per graph, for --optimize
         checked: Dict[str, Any] = {}
         for component in components:
@@ -252,21 +252,19 @@ def export_diffusers(model_name_or_path: Any, output: Any, task: str = "auto", *
                                   "report this with --debug output")
             key = component.folder or part[0].name
             path = folder / "model.onnx"
-            result = exporter.export_part(part[0], path, report, hasher, progress, key=key,
-                                          file_name=path.relative_to(staging).as_posix(), trace_shapes=trace_shapes,
-                                          opset=opset, dynamic_axes=dynamic_axes, dynamo=dynamo,
-                                          external_data=external_data, validate=validate, atol=atol, device=device)
+            result = exporter.export_part(part[0], path, report, hasher, progress, o, key=key,
+                                          file_name=path.relative_to(staging).as_posix())
             if result is not None:
                 checked[key] = result
             report.parts[key]["model_type"] = component.model_type
             component.config.post_process_exported_models(folder, part, [path])
             exported.append((key, path, part[0]))
-        if validate:
+        if o.validate:
             raise_if_failed(report.validation)
-        if optimize:  # ONNX Runtime's generic fusions: its UNet/VAE fusion patterns target CUDA kernels
+        if o.optimize:  # ONNX Runtime's generic fusions: its UNet/VAE fusion patterns target CUDA kernels
             keys, paths, parts = (list(column) for column in zip(*exported))
-            report.optimization = exporter.optimize_parts(paths, parts, optimize, None, atol, device, checked, progress,
-                                                     keys=keys, root=staging)
+            report.optimization = exporter.optimize_parts(paths, parts, o.optimize, None, o.atol, o.device, checked,
+                                                          progress, keys=keys, root=staging)
         with progress.step("save configs"):
             for component in components:
                 _save_component_config(component.model, staging / component.folder)

@@ -26,7 +26,7 @@ def xporter_register_configs(register, backend):
     from .configs import all_architectures
 
     for row in all_architectures():
-        register(row.model_type, *row.tasks, library_name=row.library)(row.config_class)
+        register.add(row.model_type, row.tasks, row.config_class, library_name=row.library)
 
 
 @hookimpl
@@ -42,4 +42,4 @@ def xporter_cli_commands():
 
 @hookimpl
 def xporter_exporters():
-    return [ExporterSpec(BACKEND, "pt", "xporter_onnx.cli:export_from_args", "torch.onnx (TorchScript or dynamo)")]
+    return [ExporterSpec(BACKEND, "pt", "xporter_onnx.exporter:export_with_options", "torch.onnx (TorchScript or dynamo)")]

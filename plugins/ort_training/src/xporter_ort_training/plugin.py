@@ -21,7 +21,7 @@ def xporter_backend_info():
 @hookimpl
 def xporter_register_configs(register, backend):
     for spec in ARCHITECTURES:
-        register(spec.model_type, *spec.supported_tasks, library_name=spec.library)(spec.config_class)
+        register.add(spec.model_type, spec.supported_tasks, spec.config_class, library_name=spec.library)
 
 
 @hookimpl

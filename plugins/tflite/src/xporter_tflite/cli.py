@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from .quantize import IO_TYPES, MODES
 
@@ -48,10 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the export report as JSON on stdout")
 
 
-def run(args: argparse.Namespace) -> int:
-    from xporter.progress import Progress
-
-    from .export import export_tflite
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The parsed flags as the frozen :class:`xporter_tflite.options.TfliteExportOptions` the
+    exporters take: the argparse object stops here."""
+    from .options import TfliteExportOptions
     from .quantize import QuantizationOptions
 
     quantization = None
@@ -62,18 +63,27 @@ def run(args: argparse.Namespace) -> int:
             input_type=args.input_type, output_type=args.output_type)
     elif args.calibration_dataset or args.fallback_to_float:
         print("xporter: warning: calibration options are ignored without --quantize int8/int8x16", file=sys.stderr)
+    shapes = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _ in SHAPE_FLAGS}
+    return TfliteExportOptions(task=args.task, framework=args.framework, atol=args.atol, validate=not args.no_validate,
+                               overwrite=args.overwrite, cache_dir=args.cache_dir, shapes=shapes,
+                               quantization=quantization, num_validation_samples=args.num_validation_samples)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xporter import TasksManager
+    from xporter.plugins import PLUGINS, load_target
+    from xporter.progress import Progress
+
+    options = options_from_args(args)
     progress = Progress(enabled=not args.json)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # the step display covers loading; failures stay one line
-    report = export_tflite(
-        args.model, args.output, task=args.task, quantization=quantization, atol=args.atol,
-        overwrite=args.overwrite, validate=not args.no_validate, num_validation_samples=args.num_validation_samples,
-        progress=progress, cache_dir=args.cache_dir, framework=args.framework, batch_size=args.batch_size,
-        sequence_length=args.sequence_length,
-        num_choices=args.num_choices, height=args.height, width=args.width,
-        decoder_sequence_length=args.decoder_sequence_length,
-    )
+    # the exporter is looked up by the checkpoint's framework; options.framework stays as asked, so a
+    # PyTorch checkpoint may still go through TensorFlow (from_pt) where litert-torch is missing
+    framework = options.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
+    exporter = load_target(PLUGINS.find_exporter("tflite", framework).target)
+    report = exporter(args.model, args.output, options, progress)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:

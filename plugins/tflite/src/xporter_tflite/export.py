@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from xporter import TasksManager
-from xporter.arguments import check_atol, check_shapes
 from xporter.output import atomic_output_dir, check_output_dir
 from xporter.progress import Progress
 from xporter.report import ExportReport, PartValidation, file_entries, package_versions, raise_if_failed
 
+from .options import TfliteExportOptions
 from .paths import select_path
 from .quantize import QuantizationOptions, calibration_batches
 from .source import copy_side_files
@@ -43,46 +43,47 @@ def export_tflite(
     output: Union[str, Path],
     task: Optional[str] = "auto",
     quantization: Union[None, str, QuantizationOptions] = None,
-    atol: Optional[float] = None,
-    overwrite: bool = False,
-    validate: bool = True,
-    num_validation_samples: Optional[int] = None,
+    *,
     progress: Optional[Progress] = None,
-    cache_dir: Optional[str] = None,
-    trust_remote_code: bool = False,
-    framework: Optional[str] = None,
-    **shapes: Optional[int],
+    options: Optional[TfliteExportOptions] = None,
+    **kwargs: Any,
 ) -> Dict[str, Any]:
     """Export a TF or PyTorch model to TFLite.
 
-    ``framework`` ("pt", "tf", default: the checkpoint's) picks the path: PyTorch modules
-    go through litert-torch when it is installed, else through TensorFlow (``from_pt``).
-
-    ``shapes`` are the static sizes: ``batch_size``, ``sequence_length``, ``num_choices``,
-    ``height``, ``width``, ``decoder_sequence_length``. Returns the export report (also
-    written to ``export_report.json``).
+    The options are a :class:`xporter_tflite.options.TfliteExportOptions` (``options=``) or its field
+    names and the static shape names as keywords: ``atol``, ``overwrite``, ``validate``,
+    ``num_validation_samples``, ``cache_dir``, ``trust_remote_code``, ``framework`` ("pt", "tf",
+    default: the checkpoint's; PyTorch modules go through litert-torch when it is installed, else
+    through TensorFlow with ``from_pt``) and ``batch_size``, ``sequence_length``, ``num_choices``,
+    ``height``, ``width``, ``decoder_sequence_length``. Returns the export report (also written to
+    ``export_report.json``).
     """
-    unknown = set(shapes) - set(SHAPE_ARGUMENTS)
-    if unknown:
-        raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
-    check_shapes(shapes)
-    check_atol(atol)
-    progress = progress or Progress(enabled=False)
-    atol = DEFAULT_ATOL if atol is None else atol
-    if isinstance(quantization, str):
-        quantization = QuantizationOptions(quantization)
-    check_output_dir(output, overwrite, source=model)  # fail before the slow part
-    path = select_path(model, framework, cache_dir)
+    if options is None:
+        options = TfliteExportOptions.from_kwargs(task=task, quantization=quantization, **kwargs)
+    elif kwargs or task != "auto" or quantization is not None:
+        raise TypeError("pass the export options either as options= or as keywords, not both")
+    return export_with_options(model, output, options, progress or Progress(enabled=False))
+
+
+def export_with_options(model: Union[str, Path, Any], output: Union[str, Path], options: TfliteExportOptions,
+                        progress: Progress) -> Dict[str, Any]:
+    """The (tflite, tf) and (tflite, pt) exporter of the ExporterSpec contract: options object in,
+    report dict out."""
+    atol = DEFAULT_ATOL if options.atol is None else options.atol
+    quantization, validate = options.quantization, options.validate
+    shapes = {name: options.shapes.get(name) for name in SHAPE_ARGUMENTS}
+    check_output_dir(output, options.overwrite, source=model)  # fail before the slow part
+    path = select_path(model, options.framework, options.cache_dir)
     path.check_options(quantization)
     with progress.step("load model"):
         precheck = lambda model_config, model_type, task_: build_config(model_config, model_type, task_, shapes)  # noqa: E731
-        source = path.load(model, task, cache_dir, trust_remote_code, precheck)
+        source = path.load(model, options.task, options.cache_dir, options.trust_remote_code, precheck)
         config = build_config(source.model.config, source.model_type, source.task, shapes)
     report = _new_report(model, output, path, source, config, quantization)
-    with atomic_output_dir(output, overwrite, source=model) as staging:
+    with atomic_output_dir(output, options.overwrite, source=model) as staging:
         for component in config.components():
             part, checks = _export_component(path, source, config, component, quantization, staging, progress,
-                                             validate, atol, num_validation_samples)
+                                             validate, atol, options.num_validation_samples)
             report.parts[component.name] = part
             report.validation.extend(checks)
         if validate:

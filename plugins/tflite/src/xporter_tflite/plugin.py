@@ -31,15 +31,15 @@ def xporter_register_configs(register, backend):
     from . import configs
 
     for spec in architectures.ARCHITECTURES:
-        register(spec.model_type, *spec.tasks, library_name=spec.library)(getattr(configs, spec.config_class))
+        register.add(spec.model_type, spec.tasks, getattr(configs, spec.config_class), library_name=spec.library)
     from .paths import torch_path_available
 
     if torch_path_available():  # types without a TF implementation: litert-torch only
         from . import torch_architectures
 
         for spec in torch_architectures.TORCH_ONLY_ARCHITECTURES:
-            register(spec.model_type, *spec.tasks, library_name=spec.library)(
-                getattr(torch_architectures, spec.config_class))
+            register.add(spec.model_type, spec.tasks, getattr(torch_architectures, spec.config_class),
+                         library_name=spec.library)
 
 
 @hookimpl
@@ -53,4 +53,8 @@ def xporter_cli_commands():
 @hookimpl
 def xporter_exporters():
     return [ExporterSpec(backend="onnx", framework="tf", target="xporter_tflite.tf_to_onnx:export",
-                         description="TensorFlow -> ONNX with tf2onnx (Erfc rewritten, onnxruntime-validated)")]
+                         description="TensorFlow -> ONNX with tf2onnx (Erfc rewritten, onnxruntime-validated)"),
+            ExporterSpec(backend="tflite", framework="tf", target="xporter_tflite.export:export_with_options",
+                         description="TensorFlow -> TFLite with the TF converter (LiteRT-validated)"),
+            ExporterSpec(backend="tflite", framework="pt", target="xporter_tflite.export:export_with_options",
+                         description="PyTorch -> TFLite with litert-torch (else TensorFlow from_pt)")]

@@ -1,6 +1,6 @@
 """TensorFlow -> ONNX with tf2onnx: the ``(onnx, tf)`` exporter of xporter.
 
-``export(model, output, progress=..., **options)`` is the ``tf-to-onnx`` exporter (entry point
+``export(model, output, options, progress)`` is the ``tf-to-onnx`` exporter (entry point
 group ``xporter.exporters``) used by ``xporter export onnx`` when the model is a TensorFlow
 checkpoint; :func:`export_tf_to_onnx` is the same thing for
 Python callers. Names and dynamic axes come from :mod:`xporter_tflite.onnx_io`; after
@@ -11,7 +11,6 @@ export shapes and at a second size of every dynamic axis).
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -37,24 +36,27 @@ SHAPE_NAMES = tuple(vocabulary.STATIC_SHAPE_FLAGS)
 
 
 # options of `xporter export onnx` that tf2onnx cannot honour, with the value meaning "not asked for"
-UNSUPPORTED_OPTIONS = {"dtype": "fp32", "device": "cpu", "dynamo": False, "optimize": None, "external_data": None,
-                       "model_kwargs": None, "quantize": None, "fp16_io": False}
+UNSUPPORTED_OPTIONS = {"dtype": "fp32", "fp16_io": False, "device": "cpu", "dynamo": False, "optimize": None,
+                       "external_data": None, "quantize": None, "layout": "optimum"}
 
 
-def export(model: Union[str, Path], output: Union[str, Path], *, progress: Progress, **options: Any) -> Dict[str, Any]:
-    """ExporterSpec contract: model, output and the exporter keyword options in, report dict out.
-
-    ``options`` are :func:`xporter_onnx.exporter.export`'s keywords (plain values, no argparse
-    object); the PyTorch-only ones are refused with one line when set to anything but their default.
-    """
+def export(model: Union[str, Path], output: Union[str, Path], options: Any, progress: Progress) -> Dict[str, Any]:
+    """The (onnx, tf) exporter of the ExporterSpec contract: an :class:`xporter.options.OnnxExportOptions`
+    in, the report dict out. Options only a PyTorch export can honour are refused with one line when
+    set to anything but their default; the rest (library_name, merge_decoders, generic, ONNX-only
+    shapes such as num_channels) has no TensorFlow meaning."""
     for name, default in UNSUPPORTED_OPTIONS.items():
-        value = options.pop(name, default)
-        if value != default and value is not None and value is not False:
+        if getattr(options, name, default) != default:
             raise ExportError(f"--{name.replace('_', '-')} is not supported for TensorFlow models",
                               f"drop --{name.replace('_', '-')} (TF -> ONNX goes through tf2onnx)")
-    known = set(inspect.signature(export_tf_to_onnx).parameters) | set(SHAPE_NAMES)
-    # the rest (library_name, merge_decoders, ONNX-only shapes such as num_channels ...) has no TF meaning
-    return export_tf_to_onnx(model, output, progress=progress, **{k: v for k, v in options.items() if k in known})
+    if options.model_kwargs:
+        raise ExportError("--model-kwargs is not supported for TensorFlow models",
+                          "drop --model-kwargs (TF -> ONNX goes through tf2onnx)")
+    shapes = {name: size for name, size in options.shapes.items() if name in SHAPE_NAMES}
+    return export_tf_to_onnx(model, output, task=options.task, opset=options.opset, atol=options.atol,
+                             overwrite=options.overwrite, validate=options.validate, progress=progress,
+                             cache_dir=options.cache_dir, trust_remote_code=options.trust_remote_code,
+                             dynamic_axes=options.dynamic_axes, **shapes)
 
 
 def export_tf_to_onnx(
