@@ -28,6 +28,19 @@ DEFAULT_SHAPES: Dict[str, int] = {
     "nb_max_frames": 3000,
     "audio_sequence_length": 16000,
 }
+# What each shape sizes: the CLIs' help texts (the ONNX CLI adds the trace default, TFLite "static").
+SHAPE_MEANINGS: Dict[str, str] = {
+    "batch_size": "batch size",
+    "sequence_length": "text sequence length",
+    "num_choices": "candidate answers of multiple-choice",
+    "width": "image width",
+    "height": "image height",
+    "num_channels": "image channels",
+    "feature_size": "audio feature bins",
+    "nb_max_frames": "audio frames of log-mel inputs",
+    "audio_sequence_length": "raw audio samples",
+    "decoder_sequence_length": "decoder length of encoder-decoder models",
+}
 # Optimum's keyword names for image sizes, accepted as aliases.
 SHAPE_ALIASES: Dict[str, str] = {"image_width": "width", "image_height": "height"}
 # The sizes a static-shape export (TFLite) asks the user for, and the CLI flag of each.

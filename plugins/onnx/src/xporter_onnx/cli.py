@@ -11,22 +11,16 @@ import json
 import sys
 from typing import Any, Dict
 
+from xporter import vocabulary
 from xporter.progress import Progress
 
 from .layout import LAYOUTS
 from .quantize import CALIBRATE_METHODS, MODES, QuantizeOptions
 
-SHAPE_FLAGS = {
-    "batch_size": "batch size of the dummy inputs used for tracing (default 2)",
-    "sequence_length": "text sequence length for tracing (default 16)",
-    "num_choices": "candidate answers for multiple-choice (default 4)",
-    "width": "image width for tracing (default 64, or the model's image_size)",
-    "height": "image height for tracing (default 64, or the model's image_size)",
-    "num_channels": "image channels (default 3)",
-    "feature_size": "audio feature bins (default 80)",
-    "nb_max_frames": "audio frames for log-mel inputs (default 3000)",
-    "audio_sequence_length": "raw audio samples for tracing (default 16000)",
-}
+# the dummy-input shapes of a trace, their defaults and meanings from the core's vocabulary
+SHAPE_FLAGS = {name: f"{vocabulary.SHAPE_MEANINGS[name]} for tracing (default {default}"
+               + (", or the model's image_size)" if name in ("width", "height") else ")")
+               for name, default in vocabulary.DEFAULT_SHAPES.items()}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -10,16 +10,16 @@ import json
 import sys
 from typing import Any
 
+from xporter import vocabulary
+
 from .quantize import IO_TYPES, MODES
 
-SHAPE_FLAGS = (
-    ("--batch-size", "static batch size (required)"),
-    ("--sequence-length", "static sequence length (required for text models)"),
-    ("--num-choices", "static number of choices (required for multiple-choice)"),
-    ("--height", "static image height (required for vision models)"),
-    ("--width", "static image width (required for vision models)"),
-    ("--decoder-sequence-length", "static decoder length of encoder-decoder models (default: --sequence-length)"),
-)
+# the static sizes a TFLite graph is built with (names and flags from the core's vocabulary)
+SHAPE_REQUIREMENT = {"batch_size": "required", "sequence_length": "required for text models",
+                     "num_choices": "required for multiple-choice", "height": "required for vision models",
+                     "width": "required for vision models", "decoder_sequence_length": "default: --sequence-length"}
+SHAPE_FLAGS = tuple((flag, f"static {vocabulary.SHAPE_MEANINGS[name]} ({SHAPE_REQUIREMENT[name]})")
+                    for name, flag in vocabulary.STATIC_SHAPE_FLAGS.items())
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
             input_type=args.input_type, output_type=args.output_type)
     elif args.calibration_dataset or args.fallback_to_float:
         print("xporter: warning: calibration options are ignored without --quantize int8/int8x16", file=sys.stderr)
-    shapes = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _ in SHAPE_FLAGS}
+    shapes = {name: getattr(args, name) for name in vocabulary.STATIC_SHAPE_FLAGS}
     return TfliteExportOptions(task=args.task, framework=args.framework, atol=args.atol, validate=not args.no_validate,
                                overwrite=args.overwrite, cache_dir=args.cache_dir, shapes=shapes,
                                quantization=quantization, num_validation_samples=args.num_validation_samples)

@@ -24,7 +24,6 @@ from .paths import select_path
 from .quantize import QuantizationOptions, calibration_batches
 from .source import copy_side_files
 
-SHAPE_ARGUMENTS = ("batch_size", "sequence_length", "num_choices", "height", "width", "decoder_sequence_length")
 DEFAULT_ATOL = 1e-4
 # versions every TFLite report records (those installed); each path adds its converter's
 REPORTED_DISTRIBUTIONS = ("xporter-tflite", "transformers", "ai-edge-litert")
@@ -71,7 +70,7 @@ def export_with_options(model: Union[str, Path, Any], output: Union[str, Path], 
     report dict out."""
     atol = DEFAULT_ATOL if options.atol is None else options.atol
     quantization, validate = options.quantization, options.validate
-    shapes = {name: options.shapes.get(name) for name in SHAPE_ARGUMENTS}
+    shapes = {name: options.shapes.get(name) for name in TfliteExportOptions.SHAPE_NAMES}
     check_output_dir(output, options.overwrite, source=model)  # fail before the slow part
     path = select_path(model, options.framework, options.cache_dir)
     path.check_options(quantization)
