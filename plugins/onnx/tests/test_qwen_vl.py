@@ -201,6 +201,84 @@ def test_onnx_runtime_greedy_equals_generate(exported):
     np.testing.assert_array_equal(got, expected.numpy())
 
 
+def test_wrong_positions_change_the_tokens(exported):
+    """The check above is not vacuous: 1-D text positions in all three rows (what a loop unaware
+    of M-RoPE would feed) generate other tokens."""
+    from xporter_onnx.qwen_vl_generation import OnnxQwenVLGreedy
+
+    model_type, _, out, _ = exported
+    grids = [[1, 4, 8], [1, 6, 4]]
+    ids, mask = _prompts(grids)
+    images = _images(grids, seed=1)
+    runner = OnnxQwenVLGreedy.from_folder(out)
+    good = runner.generate(ids, images, qwen_vl.IMAGE_TOKEN, attention_mask=mask, max_new_tokens=NEW_TOKENS)
+    embeds, deepstack = runner.visual(ids, images, qwen_vl.IMAGE_TOKEN)
+
+    def feed(text_positions):
+        def step_inputs(step, so_far, new_tokens):
+            if text_positions:
+                rows = np.cumsum(so_far, axis=-1)[:, -new_tokens:] - 1
+                positions = np.broadcast_to(rows, (3,) + rows.shape)
+            else:
+                positions = runner_positions(step, so_far, new_tokens)
+            inputs = {"position_ids": positions}
+            if deepstack is not None:
+                inputs["deepstack_embeds"] = (deepstack if step == 0 else
+                                              np.zeros(deepstack.shape[:2] + (new_tokens,) + deepstack.shape[3:],
+                                                       np.float32))
+            return inputs
+        return runner.decoder.generate(ids, mask, NEW_TOKENS, inputs_embeds=embeds, step_inputs=step_inputs)
+
+    from xporter_onnx.qwen_vl_generation import decode_positions, rope_index
+
+    prompt, deltas = rope_index(ids, np.array(grids), qwen_vl.IMAGE_TOKEN, 2, mask)
+
+    def runner_positions(step, so_far, new_tokens):
+        return prompt if step == 0 else decode_positions(so_far, deltas, new_tokens)
+
+    np.testing.assert_array_equal(feed(False), good)  # the same feed as the runner's
+    assert (feed(True) != good).any()
+
+
+def test_prompt_logits_equal_the_models_forward(exported):
+    """The prompt step's logits (image features, M-RoPE positions and, for Qwen3-VL, deepstack
+    features placed by the runner) equal the model's forward on the same images and prompts;
+    leaving the deepstack features out is a visible difference (the tiny model's greedy tokens
+    happen not to change)."""
+    import torch
+    import transformers
+
+    from xporter_onnx.qwen_vl_generation import OnnxQwenVLGreedy, rope_index
+
+    model_type, model_dir, out, _ = exported
+    grids = [[1, 4, 8], [1, 6, 4]]
+    ids, mask = _prompts(grids)
+    images = _images(grids, seed=1)
+    runner = OnnxQwenVLGreedy.from_folder(out)
+    embeds, deepstack = runner.visual(ids, images, qwen_vl.IMAGE_TOKEN)
+    session = runner.decoder.session
+    feed = {"inputs_embeds": embeds, "attention_mask": mask,
+            "position_ids": rope_index(ids, np.array(grids), qwen_vl.IMAGE_TOKEN, 2, mask)[0]}
+    for arg in session.get_inputs():
+        if arg.name.startswith("past_key_values."):
+            feed[arg.name] = np.zeros((2, arg.shape[1], 0, arg.shape[3]), np.float32)
+    if deepstack is not None:
+        feed["deepstack_embeds"] = deepstack
+    got = session.run(["logits"], feed)[0]
+    extra = {}
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        extra["mm_token_type_ids"] = torch.tensor(ids == qwen_vl.IMAGE_TOKEN).int()
+    with torch.no_grad():
+        expected = _model(model_dir)(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                                     pixel_values=torch.tensor(images["pixel_values"]),
+                                     image_grid_thw=torch.tensor(images["image_grid_thw"]), **extra).logits.numpy()
+    real = mask.astype(bool)
+    np.testing.assert_allclose(got[real], expected[real], atol=1e-4)
+    if deepstack is not None:
+        without = session.run(["logits"], dict(feed, deepstack_embeds=np.zeros_like(deepstack)))[0]
+        assert np.abs(without[real] - expected[real]).max() > 1e-2
+
+
 def test_a_grid_that_does_not_fit_the_prompt_is_refused(exported):
     from xporter_onnx.qwen_vl_generation import OnnxQwenVLGreedy
 

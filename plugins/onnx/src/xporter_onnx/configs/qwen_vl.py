@@ -197,11 +197,13 @@ def _add_dense(hidden_states: Any, _visual_pos_masks: Any, visual_embeds: Any) -
 # -- tiny models for the tests: 4x4-pixel patches, 2x2 merge, a 2-layer GQA text model -------
 IMAGE_TOKEN, VIDEO_TOKEN, VISION_START, VISION_END = 127, 124, 125, 126
 # head_dim 8: M-RoPE sections of 2 (temporal), 1 (height), 1 (width) frequency pairs; both
-# spellings, so that 4.57 (rope_scaling) and 5.x (rope_parameters) read the same sections
-TINY_QWEN_TEXT = dict(TINY, num_key_value_heads=2, head_dim=8,
+# spellings, so that 4.57 (rope_scaling) and 5.x (rope_parameters) read the same sections.
+# rope_theta 10 and larger weights make every section turn enough to change greedy tokens
+# (with 10000 the height/width frequencies are ~0.01 and wrong positions go unnoticed).
+TINY_QWEN_TEXT = dict(TINY, num_key_value_heads=2, head_dim=8, rope_theta=10.0, initializer_range=0.2,
                       rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]},
-                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1]})
-_SPECIAL = dict(image_token_id=IMAGE_TOKEN, video_token_id=VIDEO_TOKEN, vision_start_token_id=VISION_START,
+                      rope_parameters={"rope_type": "default", "rope_theta": 10.0, "mrope_section": [2, 1, 1]})
+_SPECIAL = dict(initializer_range=0.2, image_token_id=IMAGE_TOKEN, video_token_id=VIDEO_TOKEN, vision_start_token_id=VISION_START,
                 vision_end_token_id=VISION_END, pad_token_id=0, bos_token_id=1, eos_token_id=2)
 _VISION = dict(depth=2, num_heads=4, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
 TINY_QWEN2_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
@@ -217,7 +219,7 @@ TINY_QWEN2_5_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
 TINY_QWEN3_VL = dict(text_config=dict(TINY_QWEN_TEXT,
                                       rope_scaling={"rope_type": "default", "mrope_section": [2, 1, 1],
                                                     "mrope_interleaved": True},
-                                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                      rope_parameters={"rope_type": "default", "rope_theta": 10.0,
                                                        "mrope_section": [2, 1, 1], "mrope_interleaved": True}),
                      **_SPECIAL,
                      vision_config=dict(_VISION, hidden_size=32, out_hidden_size=32, intermediate_size=64,

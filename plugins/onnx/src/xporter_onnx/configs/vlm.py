@@ -24,8 +24,9 @@ loop feeds the prompt's types on the first step (a generated token is never part
 bidirectional block, so the mask is then causal, as in ``generate``).
 
 Scope: families whose language model takes 1-D positions (llava-style projectors,
-idefics3/smolvlm pixel shuffle, Aya Vision, Cohere2 Vision, Gemma 3 ...). Families whose
-positions are 3-D (Qwen2-VL M-RoPE) need their own decoder inputs and are not rows here.
+idefics3/smolvlm pixel shuffle, Aya Vision, Cohere2 Vision, Gemma 3 ...). The Qwen-VL families
+(patch-list images, 3-D M-RoPE positions, Qwen3-VL's deepstack inputs) build on this class in
+:mod:`.qwen_vl`.
 """
 
 from __future__ import annotations
