@@ -25,19 +25,23 @@ the names are the ones transformers.js uses for such graphs (Mamba ``past_ssm``,
 the model's own cache (:func:`xporter_onnx.state_cache.state_layout`).
 
 Why one token per step: the modeling code's prompt path scans the sequence with a Python
-loop (Mamba) or chunks sized by the prompt (Mamba-2), which a trace freezes at the trace's
-length, and neither starts from a given state; the decode step (conv window roll +
-selective state update) traces to plain ops. The prompt is therefore fed one token per step
+loop (Mamba, the gated delta nets' chunk loop), and Mamba-2's chunked scan, though it takes an
+initial state, computes its padding to a whole chunk and the conv window's ``[-seq_len:]``
+slice as Python ints, which a trace freezes (a graph traced on 16 tokens fails in ONNX
+Runtime's Reshape on 9); the decode step (conv window roll + selective state update) traces
+to plain ops for every family here. The prompt is therefore fed one token per step
 through the same graph, from zero states and empty keys/values
 (:class:`xporter_onnx.state_generation.OnnxStateDecoderGreedy`): the same recurrence, so the
 tokens equal ``generate()``'s. The graph's sequence axis is fixed at 1, so feeding more
 tokens at once fails in ONNX Runtime instead of computing something else.
 
-Left padding: a pure SSM's ``attention_mask`` is the step token's (1 real, 0 padding); the
-model zeroes the padded token's inputs exactly as ``generate()``'s prompt pass does, so the
-states stay what they would be without the padding. Hybrids take the usual mask over past +
-new tokens for their attention layers, and the greedy loop resets the recurrent states of
-rows whose token was padding (what the model's SSM mask achieves in ``generate()``).
+Left padding: ``generate()`` has no attention over the past in an SSM; its prompt pass
+multiplies padded positions' inputs by 0, and a zero input leaves a zero state (the families'
+input projections have no bias), so a padded row behaves as if unpadded. The step graph
+cannot do that by itself (Mamba-1 applies the step token's mask, Mamba-2 and the hybrids'
+masks skip single-token forwards), so the greedy loop resets the conv and recurrent states of
+rows whose step token was padding. Hybrids' attention layers take the usual mask over past +
+new tokens, and positions count real tokens only, as in ``generate()``.
 
 transformers 4.57 keeps these states in per-family cache classes (``MambaCache``,
 ``HybridMambaAttentionDynamicCache``), which this config does not build: rows need 5.x.
