@@ -14,13 +14,15 @@ keeps the output contract (names, external data, validation, nothing left on fai
                    weights per scale, accuracy level 4 = int8 compute by default), for decoders and
                    large linears. The MatMul that writes a graph output (a decoder's LM head) keeps
                    8 bits (``head_bits``). Block size 32 rather than ORT's 128: 4x the scales (an fp32
-                   scale + 4-bit zero point per 32 weights: ~+20 % bytes) for a measured accuracy gain
-                   at a similar decode speed.
-``int8-weight``    the same quantizer at 8 bits, LM head included: the decode-speed mode. Activations
-                   stay float between nodes (the kernel quantizes them per block inside, level 4),
-                   so no per-call DynamicQuantizeLinear pass as in int8-dynamic; on the random 220M
-                   llama of ``bench/bench_quantize.py`` 2.7-3.0x fp32 tokens/s, teacher-forced
-                   top-1 agreement 0.92 (int8-dynamic: 2.2x, 0.86; int4: 3.3-3.9x, 0.33).
+                   scale + 4-bit zero point per 32 weights) for accuracy over speed; on the random
+                   220M llama of ``bench/bench_quantize.py``: logit noise std 0.21 vs 0.27,
+                   teacher-forced top-1 agreement 0.44 vs 0.33, 268 vs 248 MB, but 2.7x vs 3.9x
+                   fp32 decode tokens/s (one run, 2 shared cores); ``--block-size 128`` for speed.
+``int8-weight``    the same quantizer at 8 bits, LM head included: the accurate decode-speed mode.
+                   Activations stay float between nodes (the kernel quantizes them per block inside,
+                   level 4), so no DynamicQuantizeLinear pass per MatMul as in int8-dynamic; on the
+                   same llama 2.6x fp32 tokens/s with teacher-forced agreement 0.95 at block 32
+                   (2.8x, 0.92 at 128; int8-dynamic 2.4x, 0.86).
 ``fp16``           ``convert_float_to_float16`` with fp32 inputs/outputs (``keep_io_types``).
 ``q4f16``          int4, then fp16 (fp32 I/O). Accuracy level 0 unless given: MatMulNBits then computes
                    on the fp16 activations as they are (level 4 would quantize them to int8, which
