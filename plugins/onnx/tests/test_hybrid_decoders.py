@@ -154,3 +154,20 @@ def test_transformers_4_refuses_in_one_line(tmp_path):
     with pytest.raises(ExportError, match="transformers>=5"):
         xporter_onnx.export(src, tmp_path / "onnx", task=TASK)
     assert not (tmp_path / "onnx").exists()
+
+
+@pytest.mark.parametrize("task", ["text-generation", "feature-extraction"])
+def test_lfm2_cache_free_graphs_still_export(task, tmp_path):
+    """lfm2's whole-prompt conv traces, so its cache-free graphs (allowed before its cache was) stay registered."""
+    import xporter_onnx
+    from xporter_onnx.testing import tiny_model_dir, transformers_knows
+
+    row = ROWS["lfm2"]
+    if not transformers_knows("lfm2"):
+        pytest.skip("this transformers has no lfm2")
+    src = tiny_model_dir(row, task, tmp_path / "src")
+    report = xporter_onnx.export(src, tmp_path / "onnx", task=task)
+    check = report.validation[0]
+    assert all(out.ok for out in check.outputs)
+    assert [out.name for out in check.outputs] == (["logits"] if task == "text-generation" else ["last_hidden_state"])
+    assert check.input_shapes["input_ids"] != report.parts["model"]["trace_shapes"]["input_ids"]

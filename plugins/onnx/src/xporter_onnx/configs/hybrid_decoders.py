@@ -59,13 +59,17 @@ from .decoder import DecoderOnnxConfig
 from .decoder_families import traceable_experts, traceable_rotary
 
 TASKS = ("text-generation-with-past",)
+# lfm2's prompt path (a causal conv over the whole prompt) traces, so its cache-free graphs export as before
+CACHE_FREE_TASKS = ("feature-extraction", "text-generation")
 
 
 class StateDecoderOnnxConfig(DecoderOnnxConfig):
     """One decode step of a state-space / hybrid decoder (see the module docstring).
 
     Row attributes: ``RECURRENT_NAME`` (``ssm`` for Mamba-style layers, ``recurrent`` for gated
-    delta nets) and ``USE_POSITION_IDS`` (hybrids whose forward takes positions).
+    delta nets) and ``USE_POSITION_IDS`` (hybrids whose forward takes positions). Tasks without
+    the cache get :class:`~.decoder.DecoderOnnxConfig`'s graph (only rows whose prompt path
+    traces list them: lfm2's causal conv; Mamba's scan loop and Mamba-2's chunk padding do not).
     """
 
     RECURRENT_NAME = "ssm"
@@ -89,6 +93,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
         return any(entry.is_attention for entry in self.layout)
 
     def uses_position_ids(self) -> bool:
+        if not self.use_past:
+            return super().uses_position_ids()
         return self.USE_POSITION_IDS and self.has_attention
 
     def _state_axes(self, entry: Any, direction: str) -> Dict[int, str]:
@@ -98,6 +104,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
 
     @property
     def inputs(self) -> IOSpec:
+        if not self.use_past:  # cache-free graphs (where the prompt path traces): the plain decoder's
+            return super().inputs
         spec: IOSpec = {"input_ids": {0: "batch_size"}}
         spec["attention_mask"] = {0: "batch_size", 1: "past_sequence_length + 1"} if self.has_attention \
             else {0: "batch_size"}
@@ -109,6 +117,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
 
     @property
     def outputs(self) -> IOSpec:
+        if not self.use_past:
+            return super().outputs
         spec: IOSpec = {"logits": {0: "batch_size"}}
         for entry in self.layout:
             spec[entry.name("outputs", self.RECURRENT_NAME)] = self._state_axes(entry, "outputs")
@@ -117,6 +127,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
     def generate_dummy_inputs(self, framework: str = "pt", **kwargs: Any) -> Dict[str, Any]:
         """One token per row, random states, and (hybrids) ``past_sequence_length`` cached keys/values;
         validation's mask pads the first past position of the first row."""
+        if not self.use_past:
+            return super().generate_dummy_inputs(framework, **kwargs)
         import numpy as np
 
         from ..dummy import to_framework
@@ -154,6 +166,10 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
 
         from ..state_cache import has_state_cache
 
+        if not self.use_past:
+            with super().export_context(model), traceable_experts(model):
+                yield
+            return
         if not has_state_cache():
             import transformers
 
@@ -166,6 +182,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
         from ..state_cache import build_state_cache
 
+        if not self.use_past:
+            return super().prepare_model_inputs(inputs)
         inputs = dict(inputs)
         names = [entry.name("inputs", self.RECURRENT_NAME) for entry in self.layout]
         flat = [inputs.pop(name) for name in names]
@@ -173,6 +191,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
         return inputs
 
     def call_model(self, model: Any, kwargs: Dict[str, Any]) -> Any:
+        if not self.use_past:
+            return super().call_model(model, kwargs)
         kwargs = dict(kwargs)
         kwargs[kv.cache_argument_name(model)] = kwargs.pop("past_key_values")
         return model(**kwargs, use_cache=True, return_dict=True)
@@ -180,12 +200,14 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
     def flatten_outputs(self, model_output: Any) -> List[Any]:
         from ..state_cache import flatten_state_cache
 
+        if not self.use_past:
+            return super().flatten_outputs(model_output)
         return [model_output.logits, *flatten_state_cache(kv.output_cache(model_output), self.layout)]
 
 
-def _row(model_type: str, tiny: Dict[str, Any], **attrs: Any) -> Arch:
-    return Arch(model_type, TASKS, StateDecoderOnnxConfig, dict(attrs, RECURRENT_NAME=attrs.get("RECURRENT_NAME", "ssm")),
-                tiny=tiny)
+def _row(model_type: str, tiny: Dict[str, Any], tasks: tuple = TASKS, **attrs: Any) -> Arch:
+    """A row whose class always names ``RECURRENT_NAME`` (``ssm`` unless given), so every row gets its own class."""
+    return Arch(model_type, tasks, StateDecoderOnnxConfig, dict({"RECURRENT_NAME": "ssm"}, **attrs), tiny=tiny)
 
 
 TINY_SSM = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
@@ -205,7 +227,7 @@ ARCHITECTURES = [
     _row("falcon_mamba", TINY_SSM),
     _row("mamba2", dict(TINY_SSM, num_heads=8, head_dim=8, n_groups=1, chunk_size=16)),
     # hybrids: state layers next to attention layers (falcon_h1 and zamba2's hybrid layers hold both)
-    _row("lfm2", dict(TINY_HYBRID, layer_types=["conv", "full_attention"]), **HYBRID),
+    _row("lfm2", dict(TINY_HYBRID, layer_types=["conv", "full_attention"]), CACHE_FREE_TASKS + TASKS, **HYBRID),
     _row("bamba", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, attn_layer_indices=[1]), **HYBRID),
     _row("falcon_h1", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, mamba_d_ssm=64, head_dim=8), **HYBRID),
     _row("granitemoehybrid", dict(TINY_HYBRID, **TINY_MAMBA2_MIXER, **TINY_EXPERTS, layer_types=["mamba", "attention"],
@@ -217,7 +239,7 @@ ARCHITECTURES = [
                         mamba_headdim=16, attention_hidden_size=64, attention_head_dim=16, num_mem_blocks=1,
                         layers_block_type=["mamba", "hybrid"], use_mamba_kernels=False), **HYBRID),
     _row("lfm2_moe", dict(TINY_HYBRID, **TINY_EXPERTS, moe_intermediate_size=16, num_dense_layers=1,
-                          layer_types=["conv", "full_attention"]), **HYBRID),
+                          layer_types=["conv", "full_attention"]), CACHE_FREE_TASKS + TASKS, **HYBRID),
     _row("nemotron_h", dict(TINY_HYBRID, head_dim=8, layers_block_type=["linear_attention", "full_attention"],
                             ssm_state_size=8, mamba_num_heads=4, mamba_head_dim=16, n_groups=1, conv_kernel=4,
                             n_routed_experts=4, moe_intermediate_size=16, moe_shared_expert_intermediate_size=16,
