@@ -44,13 +44,14 @@ _WINDOW_BASE = 1 << 16
 
 def vision_tower(model: Any) -> Any:
     """The vision transformer of a Qwen-VL model (``model.model.visual`` on 4.57 and 5.x)."""
-    inner = getattr(model, "model", model)
-    tower = getattr(inner, "visual", None) or getattr(model, "visual", None)
+    tower = getattr(getattr(model, "model", model), "visual", None)
+    if tower is None:
+        tower = getattr(model, "visual", None)
     if tower is None:
         from xporter.errors import ExportError
 
         raise ExportError(f"{type(model).__name__} has no 'visual' vision tower",
-                          "export a Qwen2-VL / Qwen2.5-VL ForConditionalGeneration checkpoint")
+                          "export a Qwen2-VL, Qwen2.5-VL or Qwen3-VL ForConditionalGeneration checkpoint")
     return tower
 
 

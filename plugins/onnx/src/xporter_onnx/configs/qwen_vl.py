@@ -188,6 +188,22 @@ class Qwen3VlOnnxConfig(QwenVlOnnxConfig):
         return [model_output["logits"], *kv.flatten_decoder_cache(model_output["past_key_values"])]
 
 
+class Qwen3VlMoeOnnxConfig(Qwen3VlOnnxConfig):
+    """Qwen3-VL-MoE: the Qwen3-VL split, experts routed without data-dependent loops while
+    exporting the decoder (see :func:`.decoder_families.traceable_experts`)."""
+
+    @contextlib.contextmanager
+    def export_context(self, model: Any):
+        from .decoder_families import traceable_experts
+
+        with super().export_context(model):
+            if self.part != DECODER:
+                yield
+                return
+            with traceable_experts(model):
+                yield
+
+
 def _add_dense(hidden_states: Any, _visual_pos_masks: Any, visual_embeds: Any) -> Any:
     """Deepstack injection as a plain sum (``visual_embeds`` is 0 away from image tokens)."""
     return hidden_states + visual_embeds.to(hidden_states.dtype)
@@ -226,6 +242,11 @@ TINY_QWEN3_VL = dict(text_config=dict(TINY_QWEN_TEXT,
                                         num_position_embeddings=16, deepstack_visual_indexes=[0]))
 
 
+TINY_QWEN3_VL_MOE = dict(TINY_QWEN3_VL, text_config=dict(TINY_QWEN3_VL["text_config"], num_experts=4,
+                                                         num_experts_per_tok=2, moe_intermediate_size=32,
+                                                         decoder_sparse_step=1))
+
+
 def qwen_vl(model_type: str, tiny: Dict[str, Any], base: type = QwenVlOnnxConfig, **arch: Any) -> Arch:
     return Arch(model_type, VLM_TASKS, base, dict(ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
 
@@ -234,4 +255,5 @@ ARCHITECTURES: List[Arch] = [
     qwen_vl("qwen2_vl", TINY_QWEN2_VL),
     qwen_vl("qwen2_5_vl", TINY_QWEN2_5_VL),
     qwen_vl("qwen3_vl", TINY_QWEN3_VL, Qwen3VlOnnxConfig),
+    qwen_vl("qwen3_vl_moe", TINY_QWEN3_VL_MOE, Qwen3VlMoeOnnxConfig),
 ]
