@@ -131,7 +131,9 @@ def refuse_stateful_layers(config: Any) -> None:
     if kinds:
         raise ExportError(f"'{config.model_type}' has {', '.join(sorted(kinds))} layers, whose recurrent state the "
                           "key/value-only cache of this export does not carry",
-                          "export without the cache (--task text-generation), or wait for hybrid-cache support")
+                          "export without the cache (--task text-generation), or from Python with its states: "
+                          "custom_onnx_config=xporter_onnx.configs.hybrid_decoders.StateDecoderOnnxConfig "
+                          "(transformers 5; the registered state families use it already)")
 
 
 class _FalconNormalized(DecoderNormalizedConfig):
