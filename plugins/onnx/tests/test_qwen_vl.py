@@ -90,7 +90,8 @@ def test_graphs_take_patches_grids_and_three_row_positions(exported):
     assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
                                                          "vision_encoder.onnx"]
     vision = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
-    assert [(i.name, len(i.shape)) for i in vision.get_inputs()] == [("pixel_values", 2), ("image_grid_thw", 2)]
+    grid = "grid_thw" if model_type == "qwen2_vl" else "image_grid_thw"  # transformers.js's names
+    assert [(i.name, len(i.shape)) for i in vision.get_inputs()] == [("pixel_values", 2), (grid, 2)]
     decoder = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
     inputs = {i.name: i.shape for i in decoder.get_inputs()}
     assert list(inputs)[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
@@ -142,7 +143,8 @@ def test_vision_graph_equals_the_models_features_for_other_grids(exported, grids
     images = _images(grids)
     session = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    got = dict(zip(names, session.run(names, images)))
+    grid = session.get_inputs()[1].name
+    got = dict(zip(names, session.run(names, {"pixel_values": images["pixel_values"], grid: images["image_grid_thw"]})))
     with torch.no_grad():
         out = _model(model_dir).get_image_features(torch.tensor(images["pixel_values"]),
                                                    torch.tensor(images["image_grid_thw"]))

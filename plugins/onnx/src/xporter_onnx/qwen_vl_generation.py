@@ -84,7 +84,7 @@ class OnnxQwenVLGreedy(OnnxVisionLanguageGreedy):
     """Greedy generation from images and prompts with a Qwen-VL export.
 
     ``image_inputs`` are what the processor gives: ``pixel_values`` (all images' patches) and
-    ``image_grid_thw``; each image's ``<|image_pad|>`` tokens are its merged-token count.
+    ``image_grid_thw`` (fed as ``grid_thw`` to a graph that calls it so); each image's ``<|image_pad|>`` tokens are its merged-token count.
 
     >>> runner = OnnxQwenVLGreedy.from_folder("out/")
     >>> tokens = runner.generate(ids, {"pixel_values": pixels, "image_grid_thw": grid}, image_token_id=151655)
@@ -113,6 +113,8 @@ class OnnxQwenVLGreedy(OnnxVisionLanguageGreedy):
         Qwen3-VL export, the deepstack inputs (layers, batch, sequence, hidden): each layer's
         features at the image tokens, 0 elsewhere."""
         names = [i.name for i in self.vision.get_inputs()]
+        if "grid_thw" in names and "image_grid_thw" in image_inputs:  # Qwen2-VL's transformers.js name
+            image_inputs = dict(image_inputs, grid_thw=image_inputs["image_grid_thw"])
         missing = [n for n in names if n not in image_inputs]
         if missing:
             raise ValueError(f"vision encoder inputs missing: {missing}")

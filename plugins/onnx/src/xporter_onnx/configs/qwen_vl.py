@@ -4,7 +4,8 @@ What differs from the other VLM rows, and why:
 
 * ``vision_encoder.onnx`` takes ``pixel_values`` as the processor gives them, every image's
   patches flattened and concatenated (patches, channels * temporal_patch_size * patch_size**2),
-  plus ``image_grid_thw`` (images, 3). The tower derives patch positions, per-image attention
+  plus ``image_grid_thw`` (images, 3; named ``grid_thw`` for Qwen2-VL, the name transformers.js
+  feeds that family). The tower derives patch positions, per-image attention
   and (2.5) windows from the grid in Python; :mod:`xporter_onnx.qwen_vl_patches` computes them
   with tensor ops while exporting, so the graph holds for any number and size of images (the
   validation runs other grids than the trace). ``image_features`` has one row per
@@ -42,7 +43,7 @@ class QwenPatchInputGenerator(DummyInputGenerator):
     grids (multiples of the merge size, 2 to 4 merged tokens a side) change with the batch size
     and the sequence length, so validation sees other grids than the trace."""
 
-    SUPPORTED_INPUT_NAMES = ("pixel_values", "image_grid_thw")
+    SUPPORTED_INPUT_NAMES = ("pixel_values", "image_grid_thw", "grid_thw")
 
     def grids(self) -> Any:
         vision = self.normalized_config.vision_config
@@ -53,7 +54,7 @@ class QwenPatchInputGenerator(DummyInputGenerator):
 
     def generate(self, input_name, framework="pt", int_dtype="int64", float_dtype="fp32"):
         grids = self.grids()
-        if input_name == "image_grid_thw":
+        if input_name in ("image_grid_thw", "grid_thw"):
             return to_framework(grids.astype(int_dtype), framework)
         vision = self.normalized_config.vision_config
         width = int(vision.in_channels) * int(vision.temporal_patch_size) * int(vision.patch_size) ** 2
@@ -110,7 +111,8 @@ class QwenVlOnnxConfig(VlmOnnxConfig):
         if self.part == VISION_ENCODER:
             from ..qwen_vl_patches import vision_tower
 
-            return vision_tower(model)(kwargs["pixel_values"], grid_thw=kwargs["image_grid_thw"])
+            grid = kwargs["grid_thw"] if "grid_thw" in kwargs else kwargs["image_grid_thw"]
+            return vision_tower(model)(kwargs["pixel_values"], grid_thw=grid)
         return super().call_model(model, kwargs)
 
 
@@ -247,12 +249,18 @@ TINY_QWEN3_VL_MOE = dict(TINY_QWEN3_VL, text_config=dict(TINY_QWEN3_VL["text_con
                                                          decoder_sparse_step=1))
 
 
-def qwen_vl(model_type: str, tiny: Dict[str, Any], base: type = QwenVlOnnxConfig, **arch: Any) -> Arch:
-    return Arch(model_type, VLM_TASKS, base, dict(ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
+# transformers.js (Qwen2VLForConditionalGeneration.encode_image) feeds Qwen2-VL's vision encoder
+# the grid as ``grid_thw``; its Qwen2.5-VL class, like the processors, says ``image_grid_thw``
+TRANSFORMERS_JS_GRID_NAME = dict(VISION_INPUTS={"pixel_values": {0: "num_patches"}, "grid_thw": {0: "num_images"}})
+
+
+def qwen_vl(model_type: str, tiny: Dict[str, Any], base: type = QwenVlOnnxConfig, attrs: Dict[str, Any] = None,
+            **arch: Any) -> Arch:
+    return Arch(model_type, VLM_TASKS, base, dict(attrs or {}, ATOL_FOR_VALIDATION=2e-4), tiny=tiny, **arch)
 
 
 ARCHITECTURES: List[Arch] = [
-    qwen_vl("qwen2_vl", TINY_QWEN2_VL),
+    qwen_vl("qwen2_vl", TINY_QWEN2_VL, attrs=TRANSFORMERS_JS_GRID_NAME),
     qwen_vl("qwen2_5_vl", TINY_QWEN2_5_VL),
     qwen_vl("qwen3_vl", TINY_QWEN3_VL, Qwen3VlOnnxConfig),
     qwen_vl("qwen3_vl_moe", TINY_QWEN3_VL_MOE, Qwen3VlMoeOnnxConfig),
