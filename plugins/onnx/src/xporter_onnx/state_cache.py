@@ -114,8 +114,17 @@ def state_layout(config: Any) -> List[StateTensor]:
         ids = torch.zeros((1, 1), dtype=torch.long)
         cache = DynamicCache(config=model.config)
         # experts routed with plain matmuls: grouped_mm has no float32 meta kernel
-        with torch.no_grad(), traceable_experts(model):
-            model(input_ids=ids, use_cache=True, **{cache_argument_name(model): cache})
+        try:
+            with torch.no_grad(), traceable_experts(model):
+                model(input_ids=ids, use_cache=True, **{cache_argument_name(model): cache})
+        except Exception as exc:  # the modeling code's own error, e.g. a config it cannot cache
+            from xporter.errors import ExportError
+
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ExportError(f"one cached step of '{config.model_type}' failed in transformers, so its cache "
+                              f"layout is unknown: {first}",
+                              "check that model.generate() runs on this checkpoint; export without the cache "
+                              "(--task text-generation) otherwise") from exc
     layout: List[StateTensor] = []
     for layer_idx, layer in enumerate(cache.layers):
         layout.extend(entry for entry, _ in _read_layer(layer_idx, layer))
