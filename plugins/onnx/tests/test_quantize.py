@@ -275,3 +275,24 @@ def test_llama_dtype_fp16_passes_the_checker(tmp_path, llama_with_past):
     onnx.checker.check_model(str(tmp_path / "fp16" / "model.onnx"), full_check=True)
     [checked] = report.quantization["fp16_conversion"]
     assert checked["greedy"]["teacher_forced_agreement"] >= 0.95 and checked["outputs"]["logits"]["cosine"] > 0.999
+
+
+def test_merged_seq2seq_decoder_q4f16_quantizes_the_if_branches(tmp_path):
+    """A merged decoder keeps its MatMuls inside the ``If`` branches: they are quantized and counted
+    there (a top-level count refused the graph), and its fp16 conversion passes onnx.checker."""
+    from xporter_onnx.quantize import _count_ops
+    from xporter_onnx.testing import find_row, tiny_model_dir
+
+    source = tiny_model_dir(find_row("t5"), "text2text-generation", tmp_path / "src")
+    out = tmp_path / "t5"
+    assert main(["export", "onnx", "-m", str(source), str(out), "--layout", "transformers.js",
+                 "--quantize", "q4f16"]) == 0
+    merged = out / "onnx" / "decoder_model_merged_q4f16.onnx"
+    # Not full_check: ONNX shape inference cannot type com.microsoft.MatMulNBits, so an If branch
+    # holding one has an untyped output; ORT runs it (entry["ok"] below is its validation).
+    onnx.checker.check_model(str(merged))
+    graph = onnx.load(str(merged)).graph
+    assert [n.op_type for n in graph.node].count("MatMulNBits") == 0 < _count_ops(graph, "MatMulNBits")
+    report = json.loads((out / "export_report.json").read_text())
+    entry = {v["file"]: v for v in report["quantization"]["variants"]}["decoder_model_merged_q4f16.onnx"]
+    assert entry["ok"] and entry["settings"]["matmul_nbits_nodes"] == _count_ops(graph, "MatMulNBits")

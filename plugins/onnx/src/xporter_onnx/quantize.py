@@ -168,6 +168,17 @@ def _output_matmuls(graph: Any) -> List[str]:
     return found
 
 
+def _count_ops(graph: Any, op_type: str) -> int:
+    """Nodes of ``op_type`` in ``graph`` and its subgraphs (a merged decoder keeps its MatMuls in ``If`` branches)."""
+    count = 0
+    for node in graph.node:
+        count += node.op_type == op_type
+        for attribute in node.attribute:
+            for subgraph in [attribute.g] if attribute.HasField("g") else list(attribute.graphs):
+                count += _count_ops(subgraph, op_type)
+    return count
+
+
 def weight_only(source: Path, target: Path, options: QuantizeOptions, bits: int = 4,
                 mode: Optional[str] = None) -> Dict[str, Any]:
     """Block-wise weight-only MatMulNBits (``bits`` 4 or 8), the LM head at ``options.head_bits``.
@@ -204,7 +215,7 @@ def weight_only(source: Path, target: Path, options: QuantizeOptions, bits: int 
     finally:
         quiet.setLevel(level)
         logging.getLogger().setLevel(root_level)
-    converted = sum(node.op_type == "MatMulNBits" for node in quantizer.model.model.graph.node)
+    converted = _count_ops(quantizer.model.model.graph, "MatMulNBits")
     if not converted:
         raise ExportError(f"{mode or f'int{bits}'}: {source.name} has no MatMul with a constant 2-D weight "
                           "to quantize",
