@@ -171,3 +171,16 @@ def test_lfm2_cache_free_graphs_still_export(task, tmp_path):
     assert all(out.ok for out in check.outputs)
     assert [out.name for out in check.outputs] == (["logits"] if task == "text-generation" else ["last_hidden_state"])
     assert check.input_shapes["input_ids"] != report.parts["model"]["trace_shapes"]["input_ids"]
+
+
+def test_a_step_transformers_cannot_cache_is_one_error():
+    """granitemoehybrid with only mamba layers fails in transformers' own cached forward (get_seq_length
+    needs an attention layer): the layout probe says so in one ExportError instead of a traceback."""
+    _needs_state_cache()
+    from transformers import AutoConfig
+    from xporter.errors import ExportError
+    from xporter_onnx.state_cache import state_layout
+
+    tiny = dict(ROWS["granitemoehybrid"].tiny, layer_types=["mamba", "mamba"])
+    with pytest.raises(ExportError, match="one cached step of 'granitemoehybrid' failed in transformers"):
+        state_layout(AutoConfig.for_model("granitemoehybrid", **tiny))
