@@ -98,7 +98,8 @@ class ExportOptions:
 class OnnxExportOptions(ExportOptions):
     """Options of an export whose product is ONNX (``xporter export onnx``).
 
-    ``dtype``: ``fp32``, ``fp16`` (fp32 inputs/outputs unless ``fp16_io``) or ``bf16``;
+    ``dtype``: ``auto`` (the checkpoint's precision, see ``xporter_onnx.source_dtype``), ``fp32``,
+    ``fp16`` (fp32 inputs/outputs unless ``fp16_io``) or ``bf16``;
     ``dynamic_axes=False`` fixes every input to the trace shapes; ``external_data=None`` decides
     from the weight size; ``quantize`` is the comma-separated variant modes and
     ``quantize_options`` the producing plugin's settings for them; ``generic``: an unregistered
@@ -107,7 +108,7 @@ class OnnxExportOptions(ExportOptions):
     """
 
     opset: Optional[int] = None
-    dtype: str = "fp32"
+    dtype: str = "auto"
     fp16_io: bool = False
     device: str = "cpu"
     dynamo: bool = False

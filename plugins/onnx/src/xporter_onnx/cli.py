@@ -30,8 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "automatically when the architecture supports a KV cache)")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the architecture's)")
     parser.add_argument("--atol", type=float, default=None, help="validation tolerance (default: per architecture/task)")
-    parser.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32",
-                        help="export precision (fp16: fp32 inputs/outputs unless --fp16-io)")
+    parser.add_argument("--dtype", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
+                        help="export precision (default auto: the checkpoint's, so an fp16 checkpoint is never "
+                             "loaded in fp32; bf16 on CPU exports fp32; fp16: fp32 inputs/outputs unless --fp16-io)")
     parser.add_argument("--fp16-io", action="store_true", help="with --dtype fp16: float16 inputs and outputs too")
     parser.add_argument("--device", default="cpu", help="device to export on (cpu, cuda, cuda:1 ...)")
     parser.add_argument("--framework", choices=("pt", "tf"), default=None, help="source framework (default: detected)")

@@ -25,6 +25,7 @@ from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_fi
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .quantize import QuantizeOptions, parse_modes
 from .pipeline_export import export_diffusers, is_diffusers_component_dir
+from .source_dtype import checkpoint_dtype, keep_float32_io, plan as dtype_plan
 from .torch_export import export_to_onnx, external_data_file
 from .variants import add_variants
 from .validate import PartCheck, PartValidation, raise_if_failed, reference_check, validate_part
@@ -199,7 +200,7 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
     started = time.perf_counter()
     check_export_arguments(opset=o.opset, device=o.device, dynamo=o.dynamo)
     check_output_dir(output, o.overwrite, source=model_name_or_path)  # fail before any expensive work
-    _check_opset_for_dtype(o.opset, o.dtype)
+    _check_opset_for_dtype(o.opset, o.dtype)  # an asked-for bf16; an "auto" one is checked once resolved
     _local_config(model_name_or_path, o.cache_dir)
     framework = o.framework or TasksManager.determine_framework(str(model_name_or_path), cache_dir=o.cache_dir)
     if framework != "pt":
@@ -207,10 +208,17 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
                              "use `xporter export onnx --framework tf` (needs: pip install xporter-tflite)")
     library = o.library_name or TasksManager.infer_library_from_model(str(model_name_or_path), cache_dir=o.cache_dir)
     if library == "diffusers" or is_diffusers_component_dir(model_name_or_path):
+        o = o.replace(dtype="fp32") if o.dtype == "auto" else o  # components' dtypes differ: fp32 unless asked
         return export_diffusers(model_name_or_path, output, o, progress, custom_onnx_config)
     modes, layout = parse_modes(o.quantize), layouts.resolve(o.layout)
-    fp16_in_place = o.dtype == "fp16" and not o.fp16_io
-    dtype = "fp32" if fp16_in_place else o.dtype  # traced in fp32, converted after validation (keep_io_types)
+    layouts.check_modes(layout, modes)  # a variant the layout cannot hold: one line before the export
+    stored = checkpoint_dtype(_config_json(model_name_or_path, o.cache_dir)) \
+        if library in ("transformers", "sentence_transformers") else None
+    precision = dtype_plan(o.dtype, stored, o.device, o.fp16_io)
+    if precision.note:
+        progress.warn(precision.note)
+    fp16_in_place, dtype = precision.convert_after, precision.trace  # in place: fp32 trace, converted after validation
+    _check_opset_for_dtype(o.opset, dtype)
     model_type = _model_type(model_name_or_path, library, o.cache_dir)
     task = o.task
     if custom_onnx_config is None:
@@ -249,7 +257,7 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
             onnx_config = constructor(model.config, float_dtype=dtype)
     o = o.replace(opset=resolve_opset(o.opset, [onnx_config], dtype, o.dynamo))
     report = ExportReport(str(model_name_or_path), str(Path(output).resolve()), model_type, task, library, o.opset,
-                          "dynamo" if o.dynamo else "torchscript", "fp16" if fp16_in_place else dtype, o.dynamic_axes,
+                          "dynamo" if o.dynamo else "torchscript", precision.graph, o.dynamic_axes,
                           layout=layout, generic_config=generic_configs.describe(config_class))
     source_dir = Path(str(model_name_or_path)) if Path(str(model_name_or_path)).is_dir() else None
     with atomic_output_dir(output, o.overwrite, source=model_name_or_path) as staging, \
@@ -259,7 +267,8 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
         checked: Dict[str, PartCheck] = {}  # part name -> validation inputs and PyTorch outputs, reused below
         for part in parts:
             path = staging / f"{part.name}.onnx"
-            result = export_part(part, path, report, hasher, progress, o, defer_validation=True)
+            result = export_part(part, path, report, hasher, progress, o, defer_validation=True,
+                                 float32_io=precision.float32_io)
             paths.append(path)
             if result is not None:
                 checked[part.name] = result
@@ -274,7 +283,7 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
                 report.validation.append(validate_part(check))
         if o.merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
-                report.validation.extend(_merge(staging, checked))
+                report.validation.extend(_merge(staging, checked, precision.float32_io))
         if o.validate:
             raise_if_failed(report.validation)
         if o.optimize:
@@ -308,8 +317,8 @@ def finish_report(report: ExportReport, staging: Path, names: List[str], hasher,
 
 
 def export_part(part, path: Path, report: ExportReport, hasher, progress: Progress, options: OnnxExportOptions, *,
-                key: Optional[str] = None, file_name: Optional[str] = None,
-                defer_validation: bool = False) -> Optional[PartCheck]:
+                key: Optional[str] = None, file_name: Optional[str] = None, defer_validation: bool = False,
+                float32_io: bool = False) -> Optional[PartCheck]:
     """Trace one part into ``path``, record it in ``report.parts[key]`` and validate it on other shapes.
 
     Shared by transformers models (one call per ExportPart) and diffusers pipelines (one per
@@ -326,6 +335,8 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     with progress.step(f"export {file_name or path.name}"):
         export_to_onnx(wrapper, dummy, path, part.config, o.opset, dynamic=o.dynamic_axes, dynamo=o.dynamo,
                        external_data=o.external_data, progress=progress)
+        if float32_io:  # traced in fp16 from a half checkpoint: fp32 at the edges, before the file is hashed
+            keep_float32_io(path)
     for written_file in (path, external_data_file(path)):
         if written_file is not None:
             hasher.submit(written_file)
@@ -396,7 +407,7 @@ def release_memory() -> None:
     return None
 
 
-def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
+def _merge(staging: Path, checked: Dict[str, Any], float32_io: bool = False) -> List[PartValidation]:
     """Write the merged decoder and, when the parts were validated, check both of its branches
     on the inputs the two decoder graphs were validated with."""
     first, later = staging / "decoder_model.onnx", staging / "decoder_with_past_model.onnx"
@@ -406,9 +417,14 @@ def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
         raise ExportError(f"cannot merge the decoder graphs: {exc}", "export with --no-merge-decoders") from exc
     if not checked:
         return []
-    feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name].inputs.items()}
+    feeds = [{key: _feed_array(value, float32_io) for key, value in checked[name].inputs.items()}
              for name in ("decoder_model", "decoder_with_past_model")]
     return [check_merged(target, first, later, *feeds)]
+
+
+def _feed_array(tensor: Any, float32_io: bool) -> Any:
+    array = tensor.detach().cpu().numpy()
+    return array.astype("float32") if float32_io and array.dtype == "float16" else array
 
 
 # bfloat16 is valid for Pow from opset 15 and for LayerNormalization from 17; lower opsets

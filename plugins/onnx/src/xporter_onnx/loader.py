@@ -33,8 +33,9 @@ COMPONENT_LOADERS = {"vocoder": "xporter_onnx.configs.speecht5:load_vocoder"}
 
 
 def _dtype_kwargs(dtype: Optional[str]) -> Dict[str, Any]:
-    """fp32 keeps transformers' default loading; fp16/bf16 go through the core's helper."""
-    if not dtype or dtype == "fp32":
+    """Always an explicit dtype: transformers 5 loads a checkpoint in its stored dtype by default, so an
+    fp16 checkpoint asked for in fp32 would otherwise trace in fp16 under an fp32 config."""
+    if not dtype:
         return {}
     from xporter.loading import dtype_kwargs
 

@@ -53,6 +53,8 @@ def _ort_feed(session, inputs: Dict[str, Any]) -> Dict[str, Any]:
             import ml_dtypes
 
             array = array.astype(ml_dtypes.bfloat16)
+        elif wanted[name] == "tensor(float)" and array.dtype == "float16":  # fp16 trace, fp32 graph edges
+            array = array.astype("float32")
         feed[name] = array
     return feed
 

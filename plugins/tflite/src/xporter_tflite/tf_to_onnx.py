@@ -36,7 +36,7 @@ SHAPE_NAMES = tuple(vocabulary.STATIC_SHAPE_FLAGS)
 
 
 # options of `xporter export onnx` that tf2onnx cannot honour, with the value meaning "not asked for"
-UNSUPPORTED_OPTIONS = {"dtype": "fp32", "fp16_io": False, "device": "cpu", "dynamo": False, "optimize": None,
+UNSUPPORTED_OPTIONS = {"dtype": "auto", "fp16_io": False, "device": "cpu", "dynamo": False, "optimize": None,
                        "external_data": None, "quantize": None, "layout": "optimum"}
 
 
@@ -46,7 +46,7 @@ def export(model: Union[str, Path], output: Union[str, Path], options: Any, prog
     set to anything but their default; the rest (library_name, merge_decoders, generic, ONNX-only
     shapes such as num_channels) has no TensorFlow meaning."""
     for name, default in UNSUPPORTED_OPTIONS.items():
-        if getattr(options, name, default) != default:
+        if getattr(options, name, default) != default and not (name == "dtype" and options.dtype == "fp32"):
             raise ExportError(f"--{name.replace('_', '-')} is not supported for TensorFlow models",
                               f"drop --{name.replace('_', '-')} (TF -> ONNX goes through tf2onnx)")
     if options.model_kwargs:
