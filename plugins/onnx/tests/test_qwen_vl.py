@@ -1,6 +1,7 @@
 """Qwen2-VL / Qwen2.5-VL / Qwen3-VL (``configs/qwen_vl.py``): the vision-language split with M-RoPE.
 
-Each tiny random model is exported once (Qwen2-VL through the CLI, the others through the API);
+Each tiny random model is exported once (Qwen2-VL through the CLI in the transformers.js layout,
+the others through the API);
 the tests then check the graphs' interface, the vision graph against the model's own
 ``get_image_features`` on image grids the trace never saw, the numpy M-RoPE positions against
 the model's ``get_rope_index``, and ONNX Runtime greedy generation against ``generate()``
@@ -47,7 +48,9 @@ def exported(request, tmp_path_factory):
 
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
-            code = main(["export", "onnx", "-m", str(model_dir), str(out), "--task", TASK, "--json"])
+            # the family transformers.js runs: its layout (graphs under onnx/, config.json beside)
+            code = main(["export", "onnx", "-m", str(model_dir), str(out), "--task", TASK, "--json",
+                         "--layout", "transformers.js"])
         assert code == 0
         report = json.loads(stdout.getvalue())
         assert set(report["parts"]) == {"vision_encoder", "embed_tokens", "decoder_model_merged"}
@@ -57,6 +60,11 @@ def exported(request, tmp_path_factory):
         report = xporter_onnx.export(str(model_dir), str(out), task=TASK)
         assert report.ok
     return model_type, model_dir, out, report
+
+
+def _graphs(out):
+    """The folder holding the graphs (``onnx/`` in the transformers.js layout)."""
+    return out / "onnx" if (out / "onnx").is_dir() else out
 
 
 def _model(model_dir):
@@ -103,12 +111,14 @@ def test_graphs_take_patches_grids_and_three_row_positions(exported):
     import onnxruntime as ort
 
     model_type, _, out, _ = exported
-    assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
-                                                         "vision_encoder.onnx"]
-    vision = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
+    assert sorted(p.name for p in _graphs(out).glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
+                                                                  "vision_encoder.onnx"]
+    assert (out / "config.json").is_file()
+    assert (_graphs(out) != out) == (model_type == "qwen2_vl")  # the transformers.js layout
+    vision = ort.InferenceSession(str(_graphs(out) / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
     grid = "grid_thw" if model_type == "qwen2_vl" else "image_grid_thw"  # transformers.js's names
     assert [(i.name, len(i.shape)) for i in vision.get_inputs()] == [("pixel_values", 2), (grid, 2)]
-    decoder = ort.InferenceSession(str(out / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
+    decoder = ort.InferenceSession(str(_graphs(out) / "decoder_model_merged.onnx"), providers=["CPUExecutionProvider"])
     inputs = {i.name: i.shape for i in decoder.get_inputs()}
     assert list(inputs)[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
     assert inputs["position_ids"][0] == 3 and len(inputs["position_ids"]) == 3
@@ -157,7 +167,7 @@ def test_vision_graph_equals_the_models_features_for_other_grids(exported, grids
 
     _, model_dir, out, _ = exported
     images = _images(grids)
-    session = ort.InferenceSession(str(out / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(_graphs(out) / "vision_encoder.onnx"), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     grid = session.get_inputs()[1].name
     got = dict(zip(names, session.run(names, {"pixel_values": images["pixel_values"], grid: images["image_grid_thw"]})))

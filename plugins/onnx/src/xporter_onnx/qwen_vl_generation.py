@@ -84,7 +84,8 @@ class OnnxQwenVLGreedy(OnnxVisionLanguageGreedy):
     """Greedy generation from images and prompts with a Qwen-VL export.
 
     ``image_inputs`` are what the processor gives: ``pixel_values`` (all images' patches) and
-    ``image_grid_thw`` (fed as ``grid_thw`` to a graph that calls it so); each image's ``<|image_pad|>`` tokens are its merged-token count.
+    ``image_grid_thw`` (fed as ``grid_thw`` to a graph that calls it so); each image's
+    ``<|image_pad|>`` tokens are its merged-token count.
 
     >>> runner = OnnxQwenVLGreedy.from_folder("out/")
     >>> tokens = runner.generate(ids, {"pixel_values": pixels, "image_grid_thw": grid}, image_token_id=151655)

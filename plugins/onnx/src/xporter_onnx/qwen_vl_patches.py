@@ -145,8 +145,8 @@ def _attention(attn: Any, hidden: Any, cos: Any, sin: Any, bias: Any) -> Any:
     query, key, value = qkv[0], qkv[1], qkv[2]  # (heads, patches, head_dim)
     query = (query.float() * cos + _rotate_half(query.float()) * sin).to(value.dtype)
     key = (key.float() * cos + _rotate_half(key.float()) * sin).to(value.dtype)
-    scores = torch.matmul(query, key.transpose(-1, -2)) * attn.scaling + bias
-    probs = torch.softmax(scores.float(), dim=-1).to(value.dtype)
+    scores = torch.matmul(query, key.transpose(-1, -2)).float() * attn.scaling + bias  # bias is float32
+    probs = torch.softmax(scores, dim=-1).to(value.dtype)
     out = torch.matmul(probs, value).transpose(0, 1).reshape(length, -1)
     return attn.proj(out)
 

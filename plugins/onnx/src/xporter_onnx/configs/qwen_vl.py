@@ -221,8 +221,9 @@ IMAGE_TOKEN, VIDEO_TOKEN, VISION_START, VISION_END = 127, 124, 125, 126
 TINY_QWEN_TEXT = dict(TINY, num_key_value_heads=2, head_dim=8, rope_theta=10.0, initializer_range=0.2,
                       rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]},
                       rope_parameters={"rope_type": "default", "rope_theta": 10.0, "mrope_section": [2, 1, 1]})
-_SPECIAL = dict(initializer_range=0.2, image_token_id=IMAGE_TOKEN, video_token_id=VIDEO_TOKEN, vision_start_token_id=VISION_START,
-                vision_end_token_id=VISION_END, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+_SPECIAL = dict(initializer_range=0.2, image_token_id=IMAGE_TOKEN, video_token_id=VIDEO_TOKEN,
+                vision_start_token_id=VISION_START, vision_end_token_id=VISION_END, pad_token_id=0, bos_token_id=1,
+                eos_token_id=2)
 _VISION = dict(depth=2, num_heads=4, patch_size=4, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
 TINY_QWEN2_VL = dict(text_config=TINY_QWEN_TEXT, **_SPECIAL,
                      vision_config=dict(_VISION, embed_dim=32, hidden_size=32, mlp_ratio=2))
