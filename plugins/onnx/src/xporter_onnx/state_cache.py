@@ -30,10 +30,12 @@ torch/transformers are imported inside the functions, so importing this module i
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
-__all__ = ["StateTensor", "build_state_cache", "flatten_state_cache", "state_layout"]
+__all__ = ["StateTensor", "build_state_cache", "flatten_state_cache", "state_layout", "written_back_head_updates"]
 
 
 @dataclass(frozen=True)
@@ -164,3 +166,39 @@ def flatten_state_cache(cache: Any, layout: Sequence[StateTensor]) -> List[Any]:
         for entry, tensor in _read_layer(layer_idx, layer):
             held[(entry.layer, entry.kind, entry.index)] = tensor
     return [held[(entry.layer, entry.kind, entry.index)] for entry in layout]
+
+
+@contextlib.contextmanager
+def written_back_head_updates(module_names: Sequence[str],
+                              function: str = "mamba_selective_state_update") -> Iterator[None]:
+    """Make per-head state updates survive the trace in the modeling modules ``module_names``.
+
+    Why: Zamba's decode step passes each head's slice of the cached state
+    (``recurrent_state[:, head]``) to ``mamba_selective_state_update``, which writes it with
+    ``state.copy_``; the TorchScript exporter drops that write through a view, so the exported
+    ``present_ssm`` came back unchanged (validation: 0.09 off) while the logits were right. The
+    wrapper runs the update on a copy and assigns it to the head's slice of the parent tensor,
+    which the exporter keeps; the computation is the same.
+    """
+    patched = []
+    for name in module_names:
+        module = importlib.import_module(name)
+        original = getattr(module, function)
+
+        def update(state: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            parent = state._base
+            if parent is None or parent.dim() != state.dim() + 1:
+                return _original(state, *args, **kwargs)
+            fresh = state.clone()
+            out = _original(fresh, *args, **kwargs)
+            head = (state.storage_offset() - parent.storage_offset()) // parent.stride(1)
+            parent[:, head] = fresh
+            return out
+
+        setattr(module, function, update)
+        patched.append((module, original))
+    try:
+        yield
+    finally:
+        for module, original in patched:
+            setattr(module, function, original)

@@ -74,6 +74,8 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
 
     RECURRENT_NAME = "ssm"
     USE_POSITION_IDS = False
+    # modeling modules whose decode step updates each head's slice of the state in place (Zamba)
+    HEAD_SLICE_UPDATES: tuple = ()
     MIN_TRANSFORMERS_VERSION = "5.0.0"
     ATOL_FOR_VALIDATION = 2e-4
     # batch and past length differ from the trace's (2, 16); the step is always one token
@@ -176,7 +178,10 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
             raise ExportError(f"'{model.config.model_type}' keeps its states in a per-family cache class on "
                               f"transformers {transformers.__version__}, which this export does not build",
                               "pip install 'transformers>=5' (its DynamicCache holds conv/recurrent states)")
-        with kv.traceable_masks(), traceable_rotary(model), traceable_experts(model):
+        from ..state_cache import written_back_head_updates
+
+        with kv.traceable_masks(), traceable_rotary(model), traceable_experts(model), \
+                written_back_head_updates(self.HEAD_SLICE_UPDATES):
             yield
 
     def prepare_model_inputs(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
@@ -235,6 +240,10 @@ ARCHITECTURES = [
     _row("jamba", dict(TINY_HYBRID, **TINY_EXPERTS, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=4,
                        attn_layer_period=2, attn_layer_offset=1, expert_layer_period=2, expert_layer_offset=1,
                        use_mamba_kernels=False), **HYBRID),
+    _row("zamba", dict(TINY_HYBRID, num_hidden_layers=4, attention_hidden_size=64, attention_head_dim=16,
+                       n_mamba_heads=2, attn_layer_period=2, attn_layer_offset=1, mamba_d_state=8, mamba_d_conv=4,
+                       mamba_expand=2, mamba_dt_rank=4, use_mamba_kernels=False),
+         HEAD_SLICE_UPDATES=("transformers.models.zamba.modeling_zamba",), **HYBRID),
     _row("zamba2", dict(TINY_HYBRID, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_ngroups=1, n_mamba_heads=4,
                         mamba_headdim=16, attention_hidden_size=64, attention_head_dim=16, num_mem_blocks=1,
                         layers_block_type=["mamba", "hybrid"], use_mamba_kernels=False), **HYBRID),
