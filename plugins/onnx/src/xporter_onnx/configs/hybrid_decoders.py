@@ -260,6 +260,12 @@ ARCHITECTURES = [
     _row("qwen3_5_text", dict(TINY_HYBRID, head_dim=8, layer_types=["linear_attention", "full_attention"],
                               linear_conv_kernel_dim=4, linear_key_head_dim=8, linear_value_head_dim=8,
                               linear_num_key_heads=2, linear_num_value_heads=4), RECURRENT_NAME="recurrent", **HYBRID),
+    # Kimi delta attention next to latent (MLA) attention, whose cache holds the compressed keys
+    _row("kimi_linear", dict(TINY_HYBRID, num_key_value_heads=4, layer_types=["linear_attention", "full_attention"],
+                             moe_intermediate_size=16, num_experts=4, num_experts_per_token=2, num_shared_experts=1,
+                             kv_lora_rank=16, q_lora_rank=None, qk_rope_head_dim=4, v_head_dim=8, qk_nope_head_dim=8,
+                             qk_head_dim=12, head_dim=8, linear_head_dim=8, linear_num_heads=4,
+                             linear_conv_kernel_dim=4), RECURRENT_NAME="recurrent", **HYBRID),
     _row("qwen3_next", dict(TINY_HYBRID, **TINY_EXPERTS, head_dim=8, layer_types=["linear_attention", "full_attention"],
                             linear_conv_kernel_dim=4, linear_key_head_dim=8, linear_value_head_dim=8,
                             linear_num_key_heads=2, linear_num_value_heads=4, moe_intermediate_size=16,
