@@ -35,7 +35,7 @@ from ..dummy import DummyInputGenerator, DummyPastKeyValuesGenerator, DummyTextI
 from .. import past as kv
 from . import Arch
 from .decoder import TINY
-from .vlm import DECODER, EMBED_TOKENS, TOKENS, VISION_ENCODER, VLM_TASKS, VlmNormalized, VlmOnnxConfig
+from .vlm import DECODER, EMBED_TOKENS, TOKENS, VISION_ENCODER, VLM_TASKS, VlmOnnxConfig
 
 
 class QwenPatchInputGenerator(DummyInputGenerator):
@@ -72,7 +72,6 @@ class QwenVlOnnxConfig(VlmOnnxConfig):
         DECODER: (DummyTextInputGenerator, DummyPastKeyValuesGenerator),
         TOKENS: (DummyTextInputGenerator, DummyPastKeyValuesGenerator),
     }
-    NORMALIZED_CONFIG_CLASS = VlmNormalized
 
     @property
     def inputs(self) -> IOSpec:
