@@ -35,7 +35,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
-__all__ = ["StateTensor", "build_state_cache", "flatten_state_cache", "state_layout", "written_back_head_updates"]
+__all__ = ["StateTensor", "build_state_cache", "flatten_state_cache", "has_state_cache", "require_state_cache",
+           "state_layout", "written_back_head_updates"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,26 @@ def has_state_cache() -> bool:
     return _linear_layer_class() is not None
 
 
+def require_state_cache(model_type: str) -> None:
+    """One line (the fix included) where this transformers cannot hold the states: see :func:`has_state_cache`."""
+    if has_state_cache():
+        return
+    import transformers
+    from xporter.errors import ExportError
+
+    raise ExportError(f"'{model_type}' keeps its states in a per-family cache class on transformers "
+                      f"{transformers.__version__}, which this export does not build",
+                      "pip install 'transformers>=5' (its DynamicCache holds conv/recurrent states), "
+                      "or export without the cache (--task text-generation)")
+
+
 def state_layout(config: Any) -> List[StateTensor]:
     """Every tensor the model's cache holds after one token, in layer order (see the module doc).
 
     The model is built on the ``meta`` device from ``config`` and run on one token, so this is
     cheap for any checkpoint size; attention entries are reported with past length 1.
     """
+    require_state_cache(config.model_type)
     import torch
     from transformers import AutoModelForCausalLM, DynamicCache
 

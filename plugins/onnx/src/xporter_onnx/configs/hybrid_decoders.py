@@ -44,7 +44,8 @@ rows whose step token was padding. Hybrids' attention layers take the usual mask
 new tokens, and positions count real tokens only, as in ``generate()``.
 
 transformers 4.57 keeps these states in per-family cache classes (``MambaCache``,
-``HybridMambaAttentionDynamicCache``), which this config does not build: rows need 5.x.
+``HybridMambaAttentionDynamicCache``), which this config does not build: the cached graphs
+need transformers 5 (one error line otherwise); lfm2's cache-free graphs export on 4.57 too.
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
     USE_POSITION_IDS = False
     # modeling modules whose decode step updates each head's slice of the state in place (Zamba)
     HEAD_SLICE_UPDATES: tuple = ()
-    MIN_TRANSFORMERS_VERSION = "5.0.0"
     ATOL_FOR_VALIDATION = 2e-4
     # batch and past length differ from the trace's (2, 16); the step is always one token
     VALIDATION_SHAPES = {"batch_size": 3, "past_sequence_length": 7}
@@ -164,20 +164,13 @@ class StateDecoderOnnxConfig(DecoderOnnxConfig):
     # -- model plumbing -------------------------------------------------------------------
     @contextlib.contextmanager
     def export_context(self, model: Any):
-        from xporter.errors import ExportError
-
-        from ..state_cache import has_state_cache
+        from ..state_cache import require_state_cache
 
         if not self.use_past:
             with super().export_context(model), traceable_experts(model):
                 yield
             return
-        if not has_state_cache():
-            import transformers
-
-            raise ExportError(f"'{model.config.model_type}' keeps its states in a per-family cache class on "
-                              f"transformers {transformers.__version__}, which this export does not build",
-                              "pip install 'transformers>=5' (its DynamicCache holds conv/recurrent states)")
+        require_state_cache(model.config.model_type)
         from ..state_cache import written_back_head_updates
 
         with kv.traceable_masks(), traceable_rotary(model), traceable_experts(model), \
