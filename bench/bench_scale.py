@@ -2,6 +2,7 @@
 
     .venvs/main/bin/python bench/bench_scale.py                 # 250M and 1B
     .venvs/main/bin/python bench/bench_scale.py --sizes 250M 1B 2B
+    .venvs/main/bin/python bench/bench_scale.py --sizes 250M --checkpoint-dtype fp16   # half checkpoint
 
 Each size: a random LlamaForCausalLM (fp32 safetensors, built once under --work) is exported
 with ``--task text-generation-with-past`` (export + validation) by the CLI in a child
@@ -40,10 +41,10 @@ SIZES = {
 }
 
 
-def build(size: str, work: Path) -> Path:
-    """A random fp32 llama of ``size`` saved as safetensors, written tensor by tensor (a 2B model
+def build(size: str, work: Path, dtype: str = "fp32") -> Path:
+    """A random llama of ``size`` saved as ``dtype`` safetensors, written tensor by tensor (a 2B model
     is 8 GB: ``save_pretrained`` would hold it twice in memory on a machine shared with others)."""
-    folder = work / f"llama-{size}"
+    folder = work / (f"llama-{size}" if dtype == "fp32" else f"llama-{size}-{dtype}")
     if (folder / "model.safetensors").is_file():
         return folder
     import torch
@@ -55,21 +56,28 @@ def build(size: str, work: Path) -> Path:
         shapes = {name: tuple(t.shape) for name, t in LlamaForCausalLM(config).state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(folder)
-    write_random_safetensors(folder / "model.safetensors", shapes, config.initializer_range)
+    if dtype == "fp16":  # what a half checkpoint's config.json says (4.x and 5.x spellings)
+        import json
+
+        saved = json.loads((folder / "config.json").read_text())
+        saved.update(torch_dtype="float16", dtype="float16")
+        (folder / "config.json").write_text(json.dumps(saved, indent=2))
+    write_random_safetensors(folder / "model.safetensors", shapes, config.initializer_range, dtype)
     return folder
 
 
-def write_random_safetensors(path: Path, shapes: dict, std: float) -> None:
+def write_random_safetensors(path: Path, shapes: dict, std: float, dtype: str = "fp32") -> None:
     """safetensors layout (8-byte header length, JSON header, raw little-endian data), one tensor
     in memory at a time: norms are ones, everything else N(0, std) as transformers initialises."""
     import json
 
     import torch
 
+    tag, size, torch_dtype = ("F16", 2, torch.float16) if dtype == "fp16" else ("F32", 4, torch.float32)
     header, offset = {}, 0
     for name, shape in shapes.items():
-        n_bytes = 4 * int(torch.Size(shape).numel())
-        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n_bytes]}
+        n_bytes = size * int(torch.Size(shape).numel())
+        header[name] = {"dtype": tag, "shape": list(shape), "data_offsets": [offset, offset + n_bytes]}
         offset += n_bytes
     encoded = json.dumps(header).encode()
     encoded += b" " * (-len(encoded) % 8)
@@ -79,7 +87,7 @@ def write_random_safetensors(path: Path, shapes: dict, std: float) -> None:
         handle.write(len(encoded).to_bytes(8, "little") + encoded)
         for name, shape in shapes.items():
             tensor = (torch.ones(shape) if name.endswith("norm.weight")
-                      else torch.empty(shape).normal_(0.0, std, generator=generator))
+                      else torch.empty(shape).normal_(0.0, std, generator=generator)).to(torch_dtype)
             handle.write(memoryview(tensor.numpy()).cast("B"))
     partial.replace(path)
 
@@ -141,6 +149,9 @@ def main() -> None:
     parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 when peak / weights exceeds this")
     parser.add_argument("--rss-limit-gib", type=float, default=16.0, help="kill the export above this RSS")
     parser.add_argument("--optimum", default=None, help="folder holding optimum 1.27 (pip --target): time it too")
+    parser.add_argument("--checkpoint-dtype", choices=("fp32", "fp16"), default="fp32",
+                        help="precision of the random checkpoint; fp16: xporter's default (--dtype auto) exports it "
+                             "in fp16 without an fp32 copy, the ratio is to the fp16 weight bytes")
     parser.add_argument("--optimum-python",
                         default=str(Path(__file__).resolve().parents[1] / ".venvs/tx457/bin/python"))
     args = parser.parse_args()
@@ -150,7 +161,7 @@ def main() -> None:
           f"{'wall s':>9}")
     limit = int(args.rss_limit_gib * 2**30)
     for size in args.sizes:
-        folder = build(size, args.work)
+        folder = build(size, args.work, args.checkpoint_dtype)
         weights = weight_bytes(folder)
         commands = {"xporter": xporter_command(folder, args.work / f"out-{size}")}
         if args.optimum:
@@ -163,7 +174,8 @@ def main() -> None:
         medians = {tool: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
                    for tool, rs in runs.items()}
         for tool, (peak, wall) in medians.items():
-            print(f"llama-{size:<6}{tool:>9}{weights / 4e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}"
+            per_param = 2 if args.checkpoint_dtype == "fp16" else 4
+            print(f"llama-{size:<6}{tool:>9}{weights / per_param / 1e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}"
                   f"{peak / weights:>14.2f}{wall:>9.1f}", flush=True)
         if "optimum" in medians:
             (xp, xw), (op, ow) = medians["xporter"], medians["optimum"]

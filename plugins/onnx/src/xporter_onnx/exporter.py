@@ -25,7 +25,7 @@ from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_fi
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .quantize import QuantizeOptions, parse_modes
 from .pipeline_export import export_diffusers, is_diffusers_component_dir
-from .source_dtype import checkpoint_dtype, keep_float32_io, plan as dtype_plan
+from .source_dtype import checkpoint_dtype, plan as dtype_plan
 from .torch_export import export_to_onnx, external_data_file
 from .variants import add_variants
 from .validate import PartCheck, PartValidation, raise_if_failed, reference_check, validate_part
@@ -334,9 +334,7 @@ def export_part(part, path: Path, report: ExportReport, hasher, progress: Progre
     dummy = {k: v.to(o.device) for k, v in dummy.items()}
     with progress.step(f"export {file_name or path.name}"):
         export_to_onnx(wrapper, dummy, path, part.config, o.opset, dynamic=o.dynamic_axes, dynamo=o.dynamo,
-                       external_data=o.external_data, progress=progress)
-        if float32_io:  # traced in fp16 from a half checkpoint: fp32 at the edges, before the file is hashed
-            keep_float32_io(path)
+                       external_data=o.external_data, progress=progress, float32_io=float32_io)
     for written_file in (path, external_data_file(path)):
         if written_file is not None:
             hasher.submit(written_file)

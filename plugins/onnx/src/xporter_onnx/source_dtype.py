@@ -68,16 +68,27 @@ def plan(requested: str, source: Optional[str], device: str, fp16_io: bool) -> D
 
 
 def keep_float32_io(path: Path) -> bool:
-    """Give the fp16 graph at ``path`` float32 inputs and outputs (Casts at its edges), in place.
-
-    What ``keep_io_types`` does for a converted graph, for one traced in fp16: callers and runtimes
-    that feed fp32 (transformers.js on Node reads fp16 outputs wrongly) get fp32. Weights stay in
-    external data untouched: only the graph proto is rewritten. Returns whether anything changed.
-    """
+    """:func:`add_float32_edges` on the graph file at ``path``, in place (weights in external data are
+    not read: only the graph proto is rewritten). Returns whether anything changed."""
     import onnx
-    from onnx import TensorProto, helper
 
     model = onnx.load(str(path), load_external_data=False)
+    if not add_float32_edges(model):
+        return False
+    onnx.save(model, str(path))
+    return True
+
+
+def add_float32_edges(model: Any) -> bool:
+    """Give the fp16 ``model`` (a ModelProto) float32 inputs and outputs: Casts at its edges.
+
+    What ``keep_io_types`` does for a converted graph, for one traced in fp16: callers and runtimes
+    that feed fp32 (transformers.js on Node reads fp16 outputs wrongly) get fp32. The TorchScript
+    path calls it on the weight-less graph, before the weights are attached, so the edit never
+    holds the weights. Returns whether anything changed.
+    """
+    from onnx import TensorProto, helper
+
     graph = model.graph
     half = TensorProto.FLOAT16
     casts_in, casts_out, renames = [], [], {}
@@ -107,7 +118,6 @@ def keep_float32_io(path: Path) -> bool:
     nodes = casts_in + list(graph.node) + casts_out  # still topologically ordered
     del graph.node[:]
     graph.node.extend(nodes)
-    onnx.save(model, str(path))
     return True
 
 
