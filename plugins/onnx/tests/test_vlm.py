@@ -110,6 +110,20 @@ def test_decoder_graph_takes_embeddings_and_the_cache(tmp_path):
     assert [o.name for o in session.get_outputs()][0] == "logits"
 
 
+def test_fp16_export_converts_all_three_graphs(tmp_path):
+    """--dtype fp16 on an fp32 checkpoint converts every graph after validation (the merged decoder is
+    an exported part here, not a merge of two decoder graphs) and checks each against fp32."""
+    import onnx
+
+    _, out, report = _exported(ROWS["llava"], tmp_path, dtype="fp16")
+    assert report.ok and report.dtype == "fp16"
+    checked = {entry["file"] for entry in report.quantization["fp16_conversion"]}
+    assert checked == {"vision_encoder.onnx", "embed_tokens.onnx", "decoder_model_merged.onnx"}
+    weights = {t.data_type for t in onnx.load(str(out / "decoder_model_merged.onnx")).graph.initializer
+               if len(t.dims) == 2}
+    assert onnx.TensorProto.FLOAT16 in weights
+
+
 def test_transformers_js_layout_puts_the_three_graphs_under_onnx(tmp_path):
     from xporter_onnx.generation import OnnxVisionLanguageGreedy
 

@@ -53,7 +53,7 @@ def feed_makers(folder: Path, part_configs: Dict[str, Any], stems: Sequence[str]
     """``stem -> seed -> feed`` for every graph in ``stems`` (the merged decoder from its two sources)."""
     makers = {}
     for stem in stems:
-        if stem == MERGED_NAME:
+        if stem == MERGED_NAME and stem not in part_configs:  # merged from two exported decoders (seq2seq)
             first, later = part_configs["decoder_model"], part_configs["decoder_with_past_model"]
             makers[stem] = _merged_maker(folder, first, later, later.validation_shapes(dynamic_axes, trace_shapes))
         elif stem in part_configs:
