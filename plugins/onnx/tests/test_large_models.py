@@ -146,3 +146,28 @@ def test_progress_reports_weight_bytes(llama_dir, tmp_path):
                     progress=Progress(stream=stream))
     lines = [line for line in stream.getvalue().splitlines() if "write weights of model.onnx" in line]
     assert lines and "MiB" in lines[-1] and "done in" in lines[-1]
+
+
+@pytest.mark.parametrize("external", [True, False])
+def test_merged_seq2seq_decoder_streams_its_weights(tmp_path, external):
+    """The merge reads both decoders without their external data and writes each shared weight once:
+    to decoder_model_merged.onnx_data when the sources are external, else appended inline; both
+    branches are checked against the source graphs (exact)."""
+    import onnx
+
+    from xporter_onnx import exporter
+    from xporter_onnx.testing import find_row, tiny_model_dir
+
+    source = tiny_model_dir(find_row("t5"), "text2text-generation", tmp_path / "t5")
+    out = tmp_path / "out"
+    report = exporter.export(source, out, task="text2text-generation-with-past", external_data=external)
+    merged = [check for check in report.validation if check.part == "decoder_model_merged"]
+    assert report.ok and len(merged) == 1 and all(c.max_abs_diff == 0.0 for c in merged[0].outputs)
+    assert (out / "decoder_model_merged.onnx_data").is_file() is external
+    model = onnx.load(str(out / "decoder_model_merged.onnx"))
+    names = [t.name for t in model.graph.initializer]
+    assert len(names) == len(set(names)) and names  # one definition per weight, none left in the branches
+    decoder = onnx.load(str(out / "decoder_model.onnx"))
+    shared = sum(t.ByteSize() for t in decoder.graph.initializer)
+    assert sum(t.ByteSize() for t in model.graph.initializer) < 1.5 * shared  # not stored twice
+    onnx.checker.check_model(str(out / "decoder_model_merged.onnx"))
