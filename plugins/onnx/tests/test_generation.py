@@ -133,9 +133,12 @@ def _torch_greedy_seq2seq(model, encoder_inputs, start, steps):
     return ids.numpy()
 
 
-@pytest.fixture(scope="module")
-def t5_export(tmp_path_factory):
-    src, out = _export(tmp_path_factory, seq2seq_table, "t5", "text2text-generation-with-past")
+@pytest.fixture(scope="module", params=["t5", "umt5"])
+def t5_export(request, tmp_path_factory):
+    from xporter_onnx.configs import seq2seq_more
+
+    table = seq2seq_table if request.param == "t5" else seq2seq_more
+    src, out = _export(tmp_path_factory, table, request.param, "text2text-generation-with-past")
     return transformers.AutoModelForSeq2SeqLM.from_pretrained(src).eval(), out
 
 
