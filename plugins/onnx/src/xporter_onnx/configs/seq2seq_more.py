@@ -9,7 +9,10 @@ the same class, and a second row for the ``…ForCausalLM`` decoder where the fa
 included. Tasks are the types' auto mappings in transformers 5.24 plus their
 ``-with-past`` forms (``tests/test_head_tables.py`` checks them). Found by
 ``scripts/probe_unregistered.py``; switch_transformers, nllb-moe and led need more than the
-shared classes (router outputs the decoder graphs do not return, global attention).
+shared classes. Switch Transformers validates on one step once its decoder graphs get the encoder
+states as an ``MoEModelOutput`` (its forward reads ``encoder_outputs.router_logits``), but the trace
+freezes the per-expert token counts of its expert Split, so the ORT greedy loop fails on the next
+step (as dbrx did): not registered. led needs global attention.
 """
 
 from __future__ import annotations
