@@ -59,7 +59,7 @@ def test_a_backend_narrows_the_shape_names():
     assert StaticOptions(shapes={"batch_size": 1}, delegate="gpu").delegate == "gpu"
     with pytest.raises(TypeError, match="unknown shape name"):
         StaticOptions(shapes={"width": 8})
-    assert StaticOptions.from_kwargs(batch_size=3).as_dict()["shapes"] == {"batch_size": 3}
+    assert dict(StaticOptions.from_kwargs(batch_size=3).shapes) == {"batch_size": 3}
 
 
 class _Config:

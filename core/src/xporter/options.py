@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, Dict, FrozenSet, Mapping, Optional, TypeVar
+from typing import Any, ClassVar, FrozenSet, Mapping, Optional, TypeVar
 
 from . import vocabulary
 from .arguments import check_atol, check_shapes
@@ -87,11 +87,6 @@ class ExportOptions:
     def replace(self: _Options, **changes: Any) -> _Options:
         """A copy with ``changes`` (checked like a new object)."""
         return dataclasses.replace(self, **changes)
-
-    def as_dict(self) -> Dict[str, Any]:
-        """Plain values (for reports and logs); mappings as dicts."""
-        return {item.name: dict(value) if isinstance(value, Mapping) else value
-                for item in fields(self) for value in [getattr(self, item.name)]}
 
 
 @dataclass(frozen=True)

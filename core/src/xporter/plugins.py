@@ -32,7 +32,7 @@ import os
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pluggy
 
@@ -348,6 +348,11 @@ class PluginManager:
             return ExporterSpec(backend, framework, ep.value, f"declared by {getattr(ep.dist, 'name', '?')}")
         raise PluginUnavailableError(f"no installed plugin exports {framework} models to {backend}",
                                      f"install a plugin declaring the '{wanted}' entry point in '{EXPORTER_GROUP}'")
+
+    def load_exporter(self, backend: str, framework: str) -> Callable:
+        """The export function :meth:`find_exporter` names, imported: call it as
+        ``function(model, output, options, progress)``."""
+        return load_target(self.find_exporter(backend, framework).target)
 
     def _plugin_of(self, distribution: str) -> Optional[PluginRecord]:
         """The backend plugin (``xporter`` entry point) shipped by ``distribution``."""

@@ -93,3 +93,13 @@ def test_cli_output_inside_the_model_folder_is_refused(bert_dir, capsys):
                  "--overwrite"]) == 1
     assert "model" in capsys.readouterr().err
     assert sorted(p.name for p in bert_dir.iterdir()) == before
+
+
+def test_cli_refuses_a_bad_sample_count_in_one_line(bert_dir, tmp_path, capsys):
+    """Checked when the options object is made, before the model loads: exit 1, one line, nothing written."""
+    out = tmp_path / "out"
+    code = main(["export", "tflite", "-m", str(bert_dir), str(out), "--batch-size", "1", "--sequence-length", "8",
+                 "--num-validation-samples", "0"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("xporter: error:")]
+    assert code == 1 and len(errors) == 1 and "--num-validation-samples must be a positive integer" in errors[0]
+    assert not out.exists()

@@ -140,16 +140,15 @@ def find_exporter(framework: str) -> Any:
     """The (onnx, ``framework``) export function, found through the plugin registry (entry points
     ``<framework>-to-onnx`` of group ``xporter.exporters``) without importing unrelated plugins."""
     from xporter.errors import PluginUnavailableError
-    from xporter.plugins import PLUGINS, load_target
+    from xporter.plugins import PLUGINS
 
     try:
-        spec = PLUGINS.find_exporter("onnx", framework)
+        return PLUGINS.load_exporter("onnx", framework)
     except PluginUnavailableError as exc:
         if framework != "tf" or "no installed plugin" not in str(exc):
             raise
         raise PluginUnavailableError("no installed plugin exports TensorFlow models to ONNX",
                                      "pip install xporter-tflite (it provides the TF -> ONNX exporter)") from exc
-    return load_target(spec.target)
 
 
 def _quiet_weight_loading_bars() -> None:

@@ -177,8 +177,8 @@ def export(model_name_or_path, output, task: str = "auto", *, custom_onnx_config
     ``ValidationError`` when an output differs by more than the tolerance (nothing is written then).
     ``quantize``: comma-separated modes of :mod:`xporter_onnx.quantize` (variants validated against
     the fp32 graphs); ``layout``: ``optimum`` or ``transformers.js`` (:mod:`xporter_onnx.layout`);
-    ``dtype="fp16"`` converts the fp32 graphs and keeps fp32 inputs/outputs unless ``fp16_io`` (then the
-    model itself is traced in half). A diffusers pipeline (or saved diffusers model) goes to
+    ``dtype``: ``auto`` keeps the checkpoint's precision (:mod:`xporter_onnx.source_dtype`); ``fp16`` keeps
+    fp32 inputs/outputs unless ``fp16_io``. A diffusers pipeline (or saved diffusers model) goes to
     :mod:`xporter_onnx.pipeline_export`: one graph per component.
     """
     if options is None:
@@ -200,7 +200,6 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
     started = time.perf_counter()
     check_export_arguments(opset=o.opset, device=o.device, dynamo=o.dynamo)
     check_output_dir(output, o.overwrite, source=model_name_or_path)  # fail before any expensive work
-    _check_opset_for_dtype(o.opset, o.dtype)  # an asked-for bf16; an "auto" one is checked once resolved
     _local_config(model_name_or_path, o.cache_dir)
     framework = o.framework or TasksManager.determine_framework(str(model_name_or_path), cache_dir=o.cache_dir)
     if framework != "pt":
@@ -283,7 +282,7 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
                 report.validation.append(validate_part(check))
         if o.merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
-                report.validation.extend(_merge(staging, checked, precision.float32_io))
+                report.validation.extend(_merge(staging, checked))
         if o.validate:
             raise_if_failed(report.validation)
         if o.optimize:
@@ -405,7 +404,7 @@ def release_memory() -> None:
     return None
 
 
-def _merge(staging: Path, checked: Dict[str, Any], float32_io: bool = False) -> List[PartValidation]:
+def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
     """Write the merged decoder and, when the parts were validated, check both of its branches
     on the inputs the two decoder graphs were validated with."""
     first, later = staging / "decoder_model.onnx", staging / "decoder_with_past_model.onnx"
@@ -415,14 +414,9 @@ def _merge(staging: Path, checked: Dict[str, Any], float32_io: bool = False) -> 
         raise ExportError(f"cannot merge the decoder graphs: {exc}", "export with --no-merge-decoders") from exc
     if not checked:
         return []
-    feeds = [{key: _feed_array(value, float32_io) for key, value in checked[name].inputs.items()}
+    feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name].inputs.items()}
              for name in ("decoder_model", "decoder_with_past_model")]
     return [check_merged(target, first, later, *feeds)]
-
-
-def _feed_array(tensor: Any, float32_io: bool) -> Any:
-    array = tensor.detach().cpu().numpy()
-    return array.astype("float32") if float32_io and array.dtype == "float16" else array
 
 
 # bfloat16 is valid for Pow from opset 15 and for LayerNormalization from 17; lower opsets

@@ -62,7 +62,7 @@ def model_tensors(module: Any) -> Dict[str, Any]:
     return tensors
 
 
-class _Writer:
+class DataWriter:
     """Appends tensors to one external data file (or into the proto) and builds their TensorProtos."""
 
     def __init__(self, data_path: Optional[Path], on_bytes: Callable[[int], None]) -> None:
@@ -78,7 +78,15 @@ class _Writer:
         proto.name = name
         proto.data_type = _onnx_type(tensor.dtype)
         proto.dims.extend(int(d) for d in tensor.shape)
-        data = _byte_view(tensor)
+        self.place(proto, _byte_view(tensor))
+        return proto
+
+    def place(self, proto: Any, data: Any) -> None:
+        """Give ``proto`` its bytes ``data``: inline, or appended to the data file (64 KiB-aligned from
+        :data:`ALIGN_FROM`) with an external reference."""
+        from onnx import TensorProto
+
+        data = memoryview(data).cast("B")
         if self.handle is None or data.nbytes < INLINE_BELOW:
             proto.raw_data = data.tobytes()
         else:
@@ -93,7 +101,6 @@ class _Writer:
                 entry.key, entry.value = key, str(value)
             self.offset += data.nbytes
         self.on_bytes(data.nbytes)
-        return proto
 
     def close(self) -> None:
         if self.handle is not None:
@@ -164,10 +171,11 @@ def attach_weights(model: Any, tensors: Dict[str, Any], model_inputs: Iterable[s
     _keep_only(graph.node, lambda index, node: index not in folded_set)
     _keep_only(graph.input, lambda index, value: value.name in keep)
     if not external:
-        _save_streaming(model, plan, target, on_bytes)
+        writer = DataWriter(None, on_bytes)
+        save_streaming(model, (writer.tensor_proto(name, make()) for name, make in plan), target)
         return None
     data_path = target.with_name(target.name + "_data")
-    writer = _Writer(data_path, on_bytes)
+    writer = DataWriter(data_path, on_bytes)
     try:
         initializers = [writer.tensor_proto(name, make()) for name, make in plan]
     finally:
@@ -177,8 +185,8 @@ def attach_weights(model: Any, tensors: Dict[str, Any], model_inputs: Iterable[s
     return data_path
 
 
-def _save_streaming(model: Any, plan: List[Any], target: Path, on_bytes: Callable[[int], None]) -> None:
-    """Save ``model`` with inline weights, one tensor in memory at a time.
+def save_streaming(model: Any, initializers: Iterable[Any], target: Path) -> None:
+    """Save ``model`` plus ``initializers`` (TensorProtos, made on demand) inline, one in memory at a time.
 
     Building every initializer into the proto and serializing it holds the weights three more times
     (raw bytes, the proto's copy, the serialized string): 5.8x the weights at the peak for a 250M
@@ -190,9 +198,8 @@ def _save_streaming(model: Any, plan: List[Any], target: Path, on_bytes: Callabl
     import onnx
 
     onnx.save_model(model, str(target))
-    writer = _Writer(None, on_bytes)
     with open(target, "ab") as handle:
-        for name, make in plan:
+        for tensor in initializers:
             piece = onnx.ModelProto()
-            piece.graph.initializer.append(writer.tensor_proto(name, make()))
+            piece.graph.initializer.append(tensor)
             handle.write(piece.SerializeToString())

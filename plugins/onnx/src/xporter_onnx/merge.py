@@ -18,6 +18,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Dict, List
 
+from .external_data import save_streaming
 from .torch_export import EXTERNAL_DATA_SUFFIX, TWO_GB
 
 USE_CACHE_INPUT = "use_cache_branch"
@@ -136,11 +137,13 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
     read = _TensorBytes(Path(no_past_path).parent)
     try:
         weights: Dict[str, Any] = {}  # outer name -> tensor (still pointing at its source bytes)
+        weight_bytes = 0
         by_content: Dict[str, str] = {}  # digest -> outer name
         renames: Dict[str, Dict[str, str]] = {"first": {}, "later": {}}  # per graph: its name -> outer name
         for key, model in (("first", first), ("later", later)):
             for tensor in model.graph.initializer:
-                original, digest = tensor.name, _digest(tensor, read(tensor))
+                data = read(tensor)
+                original, digest = tensor.name, _digest(tensor, data)
                 if digest in by_content:
                     renames[key][original] = by_content[digest]
                     continue
@@ -148,6 +151,7 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
                 tensor.name = name
                 by_content[digest] = name
                 weights[name] = tensor
+                weight_bytes += len(data)
                 if name != original:
                     renames[key][original] = name
         else_branch = _branch(first.graph, "no_cache_", renames["first"], outputs)
@@ -165,11 +169,11 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
         _check_structure(merged, weights.values())
         target = Path(target)
         external = any(t.data_location == TensorProto.EXTERNAL for t in weights.values()) or \
-            sum(len(read(t)) for t in weights.values()) >= TWO_GB - 64 * 1024**2  # protobuf's limit, headroom
+            weight_bytes >= TWO_GB - 64 * 1024**2  # protobuf's limit, with headroom
         if external:
             _save_external(merged, weights.values(), read, target)
         else:
-            _save_inline(merged, weights.values(), target)
+            save_streaming(merged, weights.values(), target)
     finally:
         read.close()
     return target
@@ -190,43 +194,22 @@ def _check_structure(merged: Any, weights: Any) -> None:
         raise ValueError(f"onnx.checker rejected the merged graph: {str(exc).strip().splitlines()[0][:300]}") from exc
 
 
-def _save_inline(merged: Any, weights: Any, target: Path) -> None:
-    import onnx
-
-    onnx.save(merged, str(target))
-    with open(target, "ab") as handle:
-        for tensor in weights:
-            piece = onnx.ModelProto()
-            piece.graph.initializer.append(tensor)
-            handle.write(piece.SerializeToString())
-
-
 def _save_external(merged: Any, weights: Any, read: Any, target: Path) -> None:
-    """Weights copied from the sources' bytes into ``<target>_data`` (64 KiB-aligned, as the exporter
-    writes them), the graph with external references."""
+    """Weights copied from the sources' bytes into ``<target>_data`` by the exporter's own writer
+    (:class:`~.external_data.DataWriter`: same alignment), the graph with external references."""
     import onnx
-    from onnx import TensorProto
 
-    from .external_data import ALIGN_FROM, ALIGNMENT
+    from .external_data import DataWriter
 
-    location = target.name + EXTERNAL_DATA_SUFFIX
-    offset = 0
-    with open(target.with_name(location), "wb") as handle:
+    writer = DataWriter(target.with_name(target.name + EXTERNAL_DATA_SUFFIX), lambda n: None)
+    try:
         for tensor in weights:
-            data = read(tensor)
             proto = merged.graph.initializer.add()
             proto.name, proto.data_type = tensor.name, tensor.data_type
             proto.dims.extend(tensor.dims)
-            if len(data) >= ALIGN_FROM and offset % ALIGNMENT:
-                pad = ALIGNMENT - offset % ALIGNMENT
-                handle.write(b"\0" * pad)
-                offset += pad
-            handle.write(data)
-            proto.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", location), ("offset", offset), ("length", len(data))):
-                entry = proto.external_data.add()
-                entry.key, entry.value = key, str(value)
-            offset += len(data)
+            writer.place(proto, read(tensor))
+    finally:
+        writer.close()
     onnx.save(merged, str(target))
 
 
@@ -237,14 +220,14 @@ def check_merged(merged: Path, no_past: Path, with_past: Path, first_feed: Dict[
     import numpy as np
     import onnxruntime as ort
 
-    from .validate import OutputCheck, PartValidation
+    from .validate import OutputCheck, PartValidation, fit_input
 
     result = PartValidation(MERGED_NAME, {name: list(np.shape(v)) for name, v in later_feed.items()})
     references = []  # one session alive at a time: each holds its graph's weights
     for source, feed in ((no_past, first_feed), (with_past, later_feed)):
         reference_session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
-        takes = {i.name for i in reference_session.get_inputs()}  # the exporter drops inputs a graph never reads
-        feed = {name: value for name, value in feed.items() if name in takes}
+        takes = {i.name: i.type for i in reference_session.get_inputs()}  # the exporter drops unread inputs
+        feed = {name: fit_input(value, takes[name]) for name, value in feed.items() if name in takes}
         references.append((feed, dict(zip([o.name for o in reference_session.get_outputs()],
                                           reference_session.run(None, feed)))))
         del reference_session

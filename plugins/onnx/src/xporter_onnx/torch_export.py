@@ -72,7 +72,6 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
     that shows the weights being written. ``float32_io``: the model was traced in fp16; give the
     graph float32 inputs and outputs (:func:`xporter_onnx.source_dtype.add_float32_edges`).
     """
-
     import torch
 
     from .symbolics import register_missing_ops
@@ -80,6 +79,7 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
     input_names = list(onnx_config.inputs)
     output_names = list(onnx_config.outputs)
     args = tuple(dummy_inputs[name] for name in input_names)
+    checked = False  # whether onnx.checker already passed the weight-less graph (TorchScript path)
     scratch = Path(tempfile.mkdtemp(prefix="trace-", dir=path.parent))
     traced = scratch / path.name
     try:
@@ -120,7 +120,7 @@ def export_to_onnx(wrapper: Any, dummy_inputs: Dict[str, Any], path: Path, onnx_
                           f"{hint}, another --opset, or --debug for the traceback") from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if dynamo or not checked or external_data_file(path) is not None:
+    if not checked or external_data_file(path) is not None:
         check_model(path)  # by path: external weights are not read
     return path
 
@@ -141,7 +141,6 @@ def _export_torchscript(wrapper: Any, args: tuple, traced: Path, onnx_config: An
 
     from .external_data import UnknownWeightInputs, attach_weights, model_tensors, weight_bytes
 
-
     input_names = list(onnx_config.inputs)
     common = dict(dynamo=False, input_names=input_names, output_names=list(onnx_config.outputs),
                   opset_version=opset, dynamic_axes=onnx_config.dynamic_axes() if dynamic else None)
@@ -158,7 +157,7 @@ def _export_torchscript(wrapper: Any, args: tuple, traced: Path, onnx_config: An
         from .source_dtype import add_float32_edges
 
         add_float32_edges(model)  # on the weight-less graph: cheap at any model size
-    _check_proto(model)
+    check_model(model)
     try:
         with _bytes_display(progress, f"write weights of {traced.name}", total) as advance:
             attach_weights(model, tensors, input_names, traced, external, advance)
@@ -173,17 +172,6 @@ def _export_torchscript(wrapper: Any, args: tuple, traced: Path, onnx_config: An
             keep_float32_io(traced)
         return False
     return True
-
-
-def _check_proto(model: Any) -> None:
-    """``onnx.checker`` on an in-memory graph (the weight-less one: small at any model size)."""
-    import onnx
-
-    try:
-        onnx.checker.check_model(model, full_check=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"onnx.checker rejected the traced graph: {str(exc).strip().splitlines()[0][:300]}",
-                          "report this with --debug output; try another --opset") from exc
 
 
 @contextlib.contextmanager
@@ -271,14 +259,17 @@ def _external_tensors(graph: Any):
                 yield attribute.t
 
 
-def check_model(path: Path) -> None:
-    """``onnx.checker`` by path, which also works for graphs with external data over 2 GB."""
+def check_model(model: Any) -> None:
+    """``onnx.checker`` on a graph file (by path, which also works for external data over 2 GB) or on
+    an in-memory proto (the weight-less traced graph: small at any model size)."""
     import onnx
 
+    by_path = isinstance(model, (str, Path))
     try:
-        onnx.checker.check_model(str(path), full_check=False)
+        onnx.checker.check_model(str(model) if by_path else model, full_check=False)
     except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"onnx.checker rejected {path.name}: {str(exc).strip().splitlines()[0][:300]}",
+        name = Path(model).name if by_path else "the traced graph"
+        raise ExportError(f"onnx.checker rejected {name}: {str(exc).strip().splitlines()[0][:300]}",
                           "report this with --debug output; try another --opset") from exc
 
 

@@ -41,22 +41,23 @@ def _to_numpy(tensor: Any):
     return tensor.numpy()
 
 
-def _ort_feed(session, inputs: Dict[str, Any]) -> Dict[str, Any]:
-    """Numpy feeds; bf16 inputs go in as ml_dtypes.bfloat16 when the graph wants bf16."""
-    feed = {}
-    wanted = {i.name: i.type for i in session.get_inputs()}
-    for name, tensor in inputs.items():
-        if name not in wanted:
-            continue  # a constant input folded away by the exporter
-        array = _to_numpy(tensor)
-        if wanted[name] == "tensor(bfloat16)":
-            import ml_dtypes
+def fit_input(array: Any, wanted: str) -> Any:
+    """``array`` as a graph input of ONNX type ``wanted`` takes it: bf16 as ml_dtypes.bfloat16, and a
+    half trace's fp16 values into the fp32 edges its graph was given."""
+    if wanted == "tensor(bfloat16)":
+        import ml_dtypes
 
-            array = array.astype(ml_dtypes.bfloat16)
-        elif wanted[name] == "tensor(float)" and array.dtype == "float16":  # fp16 trace, fp32 graph edges
-            array = array.astype("float32")
-        feed[name] = array
-    return feed
+        return array.astype(ml_dtypes.bfloat16)
+    if wanted == "tensor(float)" and array.dtype == "float16":
+        return array.astype("float32")
+    return array
+
+
+def _ort_feed(session, inputs: Dict[str, Any]) -> Dict[str, Any]:
+    """Numpy feeds of the types the graph's inputs want (:func:`fit_input`)."""
+    wanted = {i.name: i.type for i in session.get_inputs()}
+    # names the graph lacks are constant inputs folded away by the exporter
+    return {name: fit_input(_to_numpy(tensor), wanted[name]) for name, tensor in inputs.items() if name in wanted}
 
 
 def _session(onnx_path: Path, options: Any, providers: List[str], float_dtype: str) -> Any:

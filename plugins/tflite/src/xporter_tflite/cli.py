@@ -71,7 +71,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from xporter import TasksManager
-    from xporter.plugins import PLUGINS, load_target
+    from xporter.plugins import PLUGINS
     from xporter.progress import Progress
 
     options = options_from_args(args)
@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     # the exporter is looked up by the checkpoint's framework; options.framework stays as asked, so a
     # PyTorch checkpoint may still go through TensorFlow (from_pt) where litert-torch is missing
     framework = options.framework or TasksManager.determine_framework(args.model, cache_dir=args.cache_dir)
-    exporter = load_target(PLUGINS.find_exporter("tflite", framework).target)
-    report = exporter(args.model, args.output, options, progress)
+    report = PLUGINS.load_exporter("tflite", framework)(args.model, args.output, options, progress)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
