@@ -45,15 +45,16 @@ def open_session(model: PathOrSession, providers: Optional[Sequence[str]] = None
     return ort.InferenceSession(str(model), options, providers=list(providers or ["CPUExecutionProvider"]))
 
 
-def _empty_past(session: Any, batch_size: int, lengths: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
-    """Zero-length cache tensors for every ``past_key_values.*`` input of ``session``.
+def _empty_past(session: Any, batch_size: int, lengths: Optional[Dict[str, int]] = None,
+                prefixes: Sequence[str] = ("past_key_values.",)) -> Dict[str, np.ndarray]:
+    """Zero cache tensors for every input of ``session`` whose name starts with one of ``prefixes``.
 
-    Static dims (heads, head_dim) come from the graph; the batch axis is ``batch_size`` and
-    every other symbolic axis is 0 (the past length) unless ``lengths`` names it.
+    Static dims (heads, head_dim; a state's width) come from the graph; the batch axis is
+    ``batch_size`` and every other symbolic axis is 0 (the past length) unless ``lengths`` names it.
     """
     past = {}
     for arg in session.get_inputs():
-        if not arg.name.startswith("past_key_values."):
+        if not arg.name.startswith(tuple(prefixes)):
             continue
         shape = []
         for axis, dim in enumerate(arg.shape):

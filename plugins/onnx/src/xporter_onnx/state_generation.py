@@ -23,10 +23,9 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
-from .generation import PathOrSession, _GreedyState, _int_type, open_session
+from .generation import PathOrSession, _empty_past, _GreedyState, _int_type, open_session
 
 STATE_PREFIXES = ("past_conv.", "past_ssm.", "past_recurrent.")
-_FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
 def _present_name(past_name: str) -> str:
@@ -48,7 +47,6 @@ class OnnxStateDecoderGreedy:
         self.inputs = {arg.name: arg for arg in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.state_names = [n for n in self.inputs if n.startswith(STATE_PREFIXES)]
-        self.kv_names = [n for n in self.inputs if n.startswith("past_key_values.")]
         if not self.state_names:
             raise ValueError("this graph takes no past_conv/past_ssm/past_recurrent states; for a key/value cache "
                              "use xporter_onnx.generation.OnnxDecoderGreedy")
@@ -58,12 +56,7 @@ class OnnxStateDecoderGreedy:
 
     def initial_past(self, batch: int) -> Dict[str, np.ndarray]:
         """Zero states and zero-length keys/values, sized from the graph's declared shapes."""
-        past: Dict[str, np.ndarray] = {}
-        for name in self.state_names + self.kv_names:
-            arg = self.inputs[name]
-            shape = [batch if axis == 0 else (dim if isinstance(dim, int) else 0) for axis, dim in enumerate(arg.shape)]
-            past[name] = np.zeros(shape, dtype=_FLOAT_TYPES.get(arg.type, np.float32))
-        return past
+        return _empty_past(self.session, batch, prefixes=(*STATE_PREFIXES, "past_key_values."))
 
     def _feed(self, token: np.ndarray, mask: np.ndarray, past: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         feed = dict(past)
