@@ -194,3 +194,17 @@ def test_nan_outputs_are_their_own_error(tmp_path, capsys):
     line = [l for l in capsys.readouterr().err.splitlines() if l.startswith("xporter: error:")][0]
     assert code == 1 and "NaN/Inf" in line and "--atol cannot fix" in line, line
     assert not out.exists()
+
+
+def test_a_load_error_keeps_its_own_fix(tmp_path):
+    """A ModelConfigError raised while loading (also a ValueError) passes through the loader's
+    config-field catch unchanged: wrapped, its fix was cut off mid-sentence by the one-line limit."""
+    from xporter.errors import ModelConfigError
+    from xporter_onnx.loader import _checked_weights
+
+    raised = ModelConfigError("cannot load m as T5ForConditionalGeneration: x",
+                              "check the path and that the checkpoint is complete")
+    with pytest.raises(ModelConfigError) as caught:
+        with _checked_weights(tmp_path, False):
+            raise raised
+    assert caught.value is raised and str(caught.value).endswith("that the checkpoint is complete")

@@ -95,6 +95,8 @@ def _checked_weights(model_name_or_path: Any, allow_random_head: bool) -> Iterat
             raise ModelConfigError(f"the weights in {model_name_or_path} do not fit its config.json "
                                    f"({len(report.mismatched)} mismatched, e.g. {report.mismatched[0]})",
                                    "restore the config.json the checkpoint was saved with") from exc
+        except ModelConfigError:  # already one line with its fix (a ValueError too: not wrapped twice)
+            raise
         except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a config field transformers rejects
             raise ModelConfigError(f"cannot build the model from {model_name_or_path}: {type(exc).__name__}: "
                                    f"{_first_line(exc)}", "check config.json's fields for this model type") from exc
