@@ -3,10 +3,12 @@
     .venvs/main/bin/python bench/bench_scale.py                 # 250M and 1B
     .venvs/main/bin/python bench/bench_scale.py --sizes 250M 1B 2B
     .venvs/main/bin/python bench/bench_scale.py --sizes 250M --checkpoint-dtype fp16   # half checkpoint
+    .venvs/main/bin/python bench/bench_scale.py --arch t5 --sizes 250M   # seq2seq, merged decoder
 
 Each size: a random LlamaForCausalLM (fp32 safetensors, built once under --work) is exported
 with ``--task text-generation-with-past`` (export + validation) by the CLI in a child
-process; its peak RSS comes from ``wait4`` (ru_maxrss), so nothing runs beside it in the
+process (``--arch t5``: a random T5ForConditionalGeneration (LM head tied to the embeddings, as t5-base), exported with
+``--task text2text-generation-with-past``: encoder + decoder with past, merged into one decoder); its peak RSS comes from ``wait4`` (ru_maxrss), so nothing runs beside it in the
 measured process. Prints weights bytes, peak RSS, peak / weights, wall time; medians over
 ``--repeats``. ``--max-ratio 1.5`` makes it exit 1 when a peak exceeds 1.5x the weights (the
 issue-12 bound; the only memory assertion: unit tests never measure memory). A watchdog kills
@@ -39,21 +41,39 @@ SIZES = {
     "1B": dict(hidden_size=2048, num_hidden_layers=16, intermediate_size=5632, vocab_size=32000),
     "2B": dict(hidden_size=2560, num_hidden_layers=26, intermediate_size=6912, vocab_size=32000),
 }
+# d_model, layers (encoder and decoder each), d_ff, heads, vocab -> about the named parameter count
+T5_SIZES = {
+    "250M": dict(d_model=768, num_layers=14, d_ff=3072, num_heads=12, vocab_size=32128),
+    "1B": dict(d_model=1536, num_layers=16, d_ff=6144, num_heads=16, vocab_size=32128),
+    "2B": dict(d_model=2048, num_layers=18, d_ff=8192, num_heads=32, vocab_size=32128),
+}
+TASKS = {"llama": "text-generation-with-past", "t5": "text2text-generation-with-past"}
 
 
-def build(size: str, work: Path, dtype: str = "fp32") -> Path:
-    """A random llama of ``size`` saved as ``dtype`` safetensors, written tensor by tensor (a 2B model
-    is 8 GB: ``save_pretrained`` would hold it twice in memory on a machine shared with others)."""
-    folder = work / (f"llama-{size}" if dtype == "fp32" else f"llama-{size}-{dtype}")
+def _random_model_config(arch: str, size: str):
+    """The transformers config and model class of a random ``arch`` model of ``size``."""
+    if arch == "t5":
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        return T5Config(decoder_start_token_id=0, **T5_SIZES[size]), \
+            T5ForConditionalGeneration
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return LlamaConfig(num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=512,
+                       tie_word_embeddings=False, **SIZES[size]), LlamaForCausalLM
+
+
+def build(size: str, work: Path, dtype: str = "fp32", arch: str = "llama") -> Path:
+    """A random ``arch`` model of ``size`` saved as ``dtype`` safetensors, written tensor by tensor (a 2B
+    model is 8 GB: ``save_pretrained`` would hold it twice in memory on a machine shared with others)."""
+    folder = work / (f"{arch}-{size}" if dtype == "fp32" else f"{arch}-{size}-{dtype}")
     if (folder / "model.safetensors").is_file():
         return folder
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=512,
-                         tie_word_embeddings=False, **SIZES[size])
-    with torch.device("meta"):
-        shapes = {name: tuple(t.shape) for name, t in LlamaForCausalLM(config).state_dict().items()}
+    config, model_class = _random_model_config(arch, size)
+    with torch.device("meta"):  # parameters once each: T5's tied input embeddings are one tensor
+        shapes = {name: tuple(t.shape) for name, t in model_class(config).named_parameters()}
     folder.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(folder)
     if dtype == "fp16":  # what a half checkpoint's config.json says (4.x and 5.x spellings)
@@ -62,7 +82,8 @@ def build(size: str, work: Path, dtype: str = "fp32") -> Path:
         saved = json.loads((folder / "config.json").read_text())
         saved.update(torch_dtype="float16", dtype="float16")
         (folder / "config.json").write_text(json.dumps(saved, indent=2))
-    write_random_safetensors(folder / "model.safetensors", shapes, config.initializer_range, dtype)
+    std = getattr(config, "initializer_range", 0.02)  # T5 has initializer_factor (1.0) instead
+    write_random_safetensors(folder / "model.safetensors", shapes, std, dtype)
     return folder
 
 
@@ -111,17 +132,14 @@ def _watchdog(proc: subprocess.Popen, limit_bytes: int, tripped: list) -> None:
         time.sleep(0.1)
 
 
-TASK = "text-generation-with-past"
-
-
-def xporter_command(folder: Path, out: Path) -> list:
+def xporter_command(folder: Path, out: Path, task: str, extra: tuple = ()) -> list:
     return [str(Path(sys.executable).with_name("xporter")), "export", "onnx", "-m", str(folder), str(out), "--task",
-            TASK, "--overwrite"]
+            task, "--overwrite", *extra]
 
 
-def optimum_command(python: str, optimum_path: str, folder: Path, out: Path) -> list:
+def optimum_command(python: str, optimum_path: str, folder: Path, out: Path, task: str) -> list:
     script = Path(__file__).resolve().with_name("optimum_export.py")
-    return [python, str(script), optimum_path, str(folder), str(out), TASK]
+    return [python, str(script), optimum_path, str(folder), str(out), task]
 
 
 def measure(command: list, folder: Path, limit_bytes: int) -> tuple:
@@ -144,6 +162,8 @@ def measure(command: list, folder: Path, limit_bytes: int) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["250M", "1B"], choices=sorted(SIZES))
+    parser.add_argument("--arch", choices=sorted(TASKS), default="llama", help="decoder (llama) or seq2seq (t5)")
+    parser.add_argument("--external-data", action="store_true", help="pass --external-data to xporter")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/xporter-bench-scale"))
     parser.add_argument("--max-ratio", type=float, default=None, help="exit 1 when peak / weights exceeds this")
@@ -161,12 +181,13 @@ def main() -> None:
           f"{'wall s':>9}")
     limit = int(args.rss_limit_gib * 2**30)
     for size in args.sizes:
-        folder = build(size, args.work, args.checkpoint_dtype)
+        folder = build(size, args.work, args.checkpoint_dtype, args.arch)
         weights = weight_bytes(folder)
-        commands = {"xporter": xporter_command(folder, args.work / f"out-{size}")}
+        task, extra = TASKS[args.arch], ("--external-data",) if args.external_data else ()
+        commands = {"xporter": xporter_command(folder, args.work / f"out-{folder.name}", task, extra)}
         if args.optimum:
             commands["optimum"] = optimum_command(args.optimum_python, args.optimum, folder,
-                                                  args.work / f"optimum-{size}")
+                                                  args.work / f"optimum-{folder.name}", task)
         runs: dict = {tool: [] for tool in commands}
         for _ in range(args.repeats):  # alternate the tools so machine load hits both alike
             for tool, command in commands.items():
@@ -175,15 +196,15 @@ def main() -> None:
                    for tool, rs in runs.items()}
         for tool, (peak, wall) in medians.items():
             per_param = 2 if args.checkpoint_dtype == "fp16" else 4
-            print(f"llama-{size:<6}{tool:>9}{weights / per_param / 1e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}"
+            print(f"{folder.name:<12}{tool:>9}{weights / per_param / 1e6:>10,.0f}{weights / 2**30:>12.2f}{peak / 2**30:>14.2f}"
                   f"{peak / weights:>14.2f}{wall:>9.1f}", flush=True)
         if "optimum" in medians:
             (xp, xw), (op, ow) = medians["xporter"], medians["optimum"]
-            print(f"llama-{size:<6} xporter / optimum: wall {xw / ow:.2f}x, peak RSS {xp / op:.2f}x "
+            print(f"{folder.name:<12} xporter / optimum: wall {xw / ow:.2f}x, peak RSS {xp / op:.2f}x "
                   f"(medians of {args.repeats})", flush=True)
         peak = medians["xporter"][0]
         if args.max_ratio is not None and peak / weights > args.max_ratio:
-            failed.append(f"llama-{size}: peak {peak / weights:.2f}x the weights > {args.max_ratio}x")
+            failed.append(f"{folder.name}: peak {peak / weights:.2f}x the weights > {args.max_ratio}x")
     if failed:
         raise SystemExit("; ".join(failed))
 

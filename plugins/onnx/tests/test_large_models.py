@@ -148,12 +148,16 @@ def test_progress_reports_weight_bytes(llama_dir, tmp_path):
     assert lines and "MiB" in lines[-1] and "done in" in lines[-1]
 
 
-@pytest.mark.parametrize("external", [True, False])
+@pytest.mark.parametrize("external", [True, False, None], ids=["external", "inline", "auto"])
 def test_merged_seq2seq_decoder_streams_its_weights(tmp_path, external):
     """The merge reads both decoders without their external data and writes each shared weight once:
-    to decoder_model_merged.onnx_data when the sources are external, else appended inline; both
-    branches are checked against the source graphs (exact)."""
+    to decoder_model_merged.onnx_data when the sources are external (they are staged so whatever the
+    user asked), then moved inline unless external data was asked for (or the weights are large); both
+    branches are checked against the source graphs (exact), and the report's checksums are the files'."""
     import onnx
+    import onnxruntime as ort
+
+    from xporter.report import sha256_of
 
     from xporter_onnx import exporter
     from xporter_onnx.testing import find_row, tiny_model_dir
@@ -163,7 +167,13 @@ def test_merged_seq2seq_decoder_streams_its_weights(tmp_path, external):
     report = exporter.export(source, out, task="text2text-generation-with-past", external_data=external)
     merged = [check for check in report.validation if check.part == "decoder_model_merged"]
     assert report.ok and len(merged) == 1 and all(c.max_abs_diff == 0.0 for c in merged[0].outputs)
-    assert (out / "decoder_model_merged.onnx_data").is_file() is external
+    data_files = sorted(path.name for path in out.glob("*_data"))
+    decoders = ["decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"]
+    assert data_files == (sorted(name + "_data" for name in ["encoder_model.onnx", *decoders]) if external else [])
+    assert sorted(report.files) == sorted(path.name for path in out.iterdir() if not path.name.startswith((".", "export_report")))
+    assert all(entry["sha256"] == sha256_of(out / name) for name, entry in report.files.items())
+    for name in decoders:
+        ort.InferenceSession(str(out / name), providers=["CPUExecutionProvider"])
     model = onnx.load(str(out / "decoder_model_merged.onnx"))
     names = [t.name for t in model.graph.initializer]
     assert len(names) == len(set(names)) and names  # one definition per weight, none left in the branches

@@ -24,6 +24,7 @@ from .loader import load_model
 from .merge import MERGED_NAME, check_merged, merge_decoders as merge_decoder_files
 from .optimize import ATOL_BY_LEVEL, optimize_onnx
 from .quantize import QuantizeOptions, parse_modes
+from .resident import page_out_checkpoints
 from .pipeline_export import export_diffusers, is_diffusers_component_dir
 from .source_dtype import checkpoint_dtype, plan as dtype_plan
 from .torch_export import export_to_onnx, external_data_file
@@ -262,15 +263,19 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
     with atomic_output_dir(output, o.overwrite, source=model_name_or_path) as staging, \
             files.BackgroundHasher() as hasher:
         parts = onnx_config.export_parts(model)
+        merging = o.merge_decoders and set(DECODER_SOURCES) <= {part.name for part in parts}
         paths = []
         checked: Dict[str, PartCheck] = {}  # part name -> validation inputs and PyTorch outputs, reused below
         for part in parts:
             path = staging / f"{part.name}.onnx"
-            result = export_part(part, path, report, hasher, progress, o, defer_validation=True,
+            staged = o.replace(external_data=True) if merging and part.name in DECODER_SOURCES else o
+            result = export_part(part, path, report, hasher, progress, staged, defer_validation=True,
                                  float32_io=precision.float32_io)
             paths.append(path)
             if result is not None:
                 checked[part.name] = result
+            if len(parts) > 1:
+                page_out_checkpoints()  # the next part faults back in only the weights it reads
         paths = onnx_config.post_process_exported_models(staging, parts, paths)
         written = files.save_model_configs(model, staging)
         # The graphs are written: drop every reference to the model (the loop variable too) before
@@ -280,9 +285,10 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
         for check in checked.values():
             with progress.step(f"validate {check.path.name}"):
                 report.validation.append(validate_part(check))
-        if o.merge_decoders and {"decoder_model", "decoder_with_past_model"} <= {part.name for part in parts}:
+        if merging:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
                 report.validation.extend(_merge(staging, checked))
+            settle_weight_storage(staging, [*DECODER_SOURCES, MERGED_NAME], o.external_data, hasher, progress)
         if o.validate:
             raise_if_failed(report.validation)
         if o.optimize:
@@ -404,10 +410,42 @@ def release_memory() -> None:
     return None
 
 
+DECODER_SOURCES = ("decoder_model", "decoder_with_past_model")  # the two graphs a merged decoder is made of
+
+
+def settle_weight_storage(staging: Path, names: List[str], external_data: Optional[bool], hasher,
+                          progress: Progress) -> None:
+    """Give the graphs ``names``, staged with external weights, the storage the user asked for.
+
+    The merged decoder's sources are exported with external data whatever the size (the merge
+    and its check then read their weights from disk, one tensor at a time, instead of holding two
+    inline decoders: 2.5x a 250M T5's weights before). Afterwards each graph goes inline again
+    unless ``--external-data`` asked otherwise or its weights reach the automatic threshold.
+    """
+    from .external_data import inline_weights
+    from .torch_export import AUTO_EXTERNAL_BYTES
+
+    for name in names:
+        path = staging / f"{name}.onnx"
+        data = external_data_file(path)
+        if data is None:
+            continue
+        keep = external_data if external_data is not None else data.stat().st_size >= AUTO_EXTERNAL_BYTES
+        if keep:
+            continue
+        with progress.step(f"inline the weights of {path.name}"):
+            try:
+                inline_weights(path)
+            except ValueError as exc:
+                raise ExportError(f"cannot keep {path.name} in one file: {exc}",
+                                  "export with --external-data") from exc
+        hasher.submit(path)
+
+
 def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
     """Write the merged decoder and, when the parts were validated, check both of its branches
     on the inputs the two decoder graphs were validated with."""
-    first, later = staging / "decoder_model.onnx", staging / "decoder_with_past_model.onnx"
+    first, later = (staging / f"{name}.onnx" for name in DECODER_SOURCES)
     try:
         target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx")
     except ValueError as exc:
@@ -416,7 +454,7 @@ def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
         return []
     feeds = [{key: value.detach().cpu().numpy() for key, value in checked[name].inputs.items()}
              for name in ("decoder_model", "decoder_with_past_model")]
-    return [check_merged(target, first, later, *feeds)]
+    return [check_merged(target, first, later, *feeds, float_dtype=checked["decoder_model"].config.float_dtype)]
 
 
 # bfloat16 is valid for Pow from opset 15 and for LayerNormalization from 17; lower opsets

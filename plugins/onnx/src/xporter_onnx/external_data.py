@@ -203,3 +203,102 @@ def save_streaming(model: Any, initializers: Iterable[Any], target: Path) -> Non
             piece = onnx.ModelProto()
             piece.graph.initializer.append(tensor)
             handle.write(piece.SerializeToString())
+
+
+def _external_info(tensor: Any) -> Dict[str, str]:
+    return {entry.key: entry.value for entry in tensor.external_data}
+
+
+class ExternalReader:
+    """The bytes of externally stored tensors, read with ``os.pread`` one tensor at a time.
+
+    Why not a memory map: every page of a mapped file that is read counts in the process's RSS
+    until unmapped, so hashing or copying a decoder's weights through a map holds them all once
+    more in memory (the page cache still has them; the process does not)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.handles = Path(folder), {}
+
+    def __call__(self, tensor: Any) -> bytes:
+        import os
+
+        info = _external_info(tensor)
+        location = info["location"]
+        if location not in self.handles:
+            self.handles[location] = os.open(self.folder / location, os.O_RDONLY)
+        handle = self.handles[location]
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else os.fstat(handle).st_size - offset
+        data = os.pread(handle, length, offset)
+        if len(data) != length:
+            raise ValueError(f"{location} ends before {tensor.name}'s {length} bytes at offset {offset}")
+        return data
+
+    def close(self) -> None:
+        import os
+
+        for handle in self.handles.values():
+            os.close(handle)
+        self.handles.clear()
+
+
+def _make_inline(tensor: Any, read: ExternalReader) -> None:
+    from onnx import TensorProto
+
+    tensor.raw_data = read(tensor)
+    del tensor.external_data[:]
+    tensor.data_location = TensorProto.DEFAULT
+
+
+def inline_weights(path: Path) -> None:
+    """Move the external weights of the graph ``path`` back into the file and delete its data files.
+
+    The export stages a merged seq2seq decoder's sources with external weights (the merge and its
+    check then read them without holding a second copy, see :mod:`.merge`); a model under
+    :data:`INLINE_LIMIT` that the user wants in one file is rewritten here, one tensor in memory
+    at a time (:func:`save_streaming`), to a temporary file renamed over ``path``: an interrupted
+    rewrite leaves the external form intact.
+    """
+    import os
+
+    import onnx
+    from onnx import TensorProto
+
+    path = Path(path)
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    stored = [t for t in graph.initializer if t.data_location == TensorProto.EXTERNAL]
+    total = sum(int(_external_info(t).get("length", 0)) for t in stored)
+    if total >= INLINE_LIMIT:
+        raise ValueError(f"{path.name}'s weights ({total / 2**30:.1f} GiB) exceed protobuf's 2 GB limit")
+    read = ExternalReader(path.parent)
+    locations = {_external_info(t)["location"] for t in stored}
+    temporary = path.with_name(path.name + ".inline-tmp")
+    try:
+        for node in graph.node:  # attribute tensors (Constant nodes): small, inlined in the graph proto
+            for attribute in node.attribute:
+                if attribute.HasField("t") and attribute.t.data_location == TensorProto.EXTERNAL:
+                    locations.add(_external_info(attribute.t)["location"])
+                    _make_inline(attribute.t, read)
+        # Serialized references (small), parsed into a fresh message per tensor: protobuf keeps a
+        # message's bytes in its arena until the message itself goes, so one long-lived message per
+        # tensor would end up holding every weight.
+        initializers = [tensor.SerializeToString() for tensor in graph.initializer]
+        del graph.initializer[:]
+
+        def one_at_a_time():
+            for serialized in initializers:
+                tensor = TensorProto.FromString(serialized)
+                if tensor.data_location == TensorProto.EXTERNAL:
+                    _make_inline(tensor, read)
+                yield tensor
+
+        save_streaming(model, one_at_a_time(), temporary)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        read.close()
+    os.replace(temporary, path)
+    for location in locations:
+        (path.parent / location).unlink(missing_ok=True)

@@ -76,6 +76,7 @@ def save_model_configs(model: Any, destination: Path) -> list:
     can_generate = getattr(model, "can_generate", lambda: False)
     if generation is not None and callable(can_generate) and can_generate():
         generation.save_pretrained(str(destination))
+    if (Path(destination) / "generation_config.json").is_file():  # also written by some configs' save_pretrained
         written.append("generation_config.json")
     return written
 

@@ -18,7 +18,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Dict, List
 
-from .external_data import save_streaming
+from .external_data import ExternalReader, save_streaming
 from .torch_export import EXTERNAL_DATA_SUFFIX, TWO_GB
 
 USE_CACHE_INPUT = "use_cache_branch"
@@ -31,30 +31,22 @@ def past_input_for(present_output: str) -> str:
 
 
 class _TensorBytes:
-    """The bytes of initializers, inline or in a graph's external data file (read through a memory
-    map, so hashing and copying a decoder's weights never loads the file)."""
+    """The bytes of initializers, inline or from a graph's external data file (``os.pread`` per tensor,
+    :class:`~.external_data.ExternalReader`: hashing and copying a decoder's weights never holds the
+    file, which a memory map would, its read pages counted in the process's memory)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder, self.maps = folder, {}
+        self.external = ExternalReader(folder)
 
     def __call__(self, tensor: Any) -> Any:
-        import mmap
-
         from onnx import TensorProto, numpy_helper
 
         if tensor.data_location != TensorProto.EXTERNAL:
             return tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
-        info = {entry.key: entry.value for entry in tensor.external_data}
-        if info["location"] not in self.maps:
-            with open(self.folder / info["location"], "rb") as handle:
-                self.maps[info["location"]] = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        offset = int(info.get("offset", 0))
-        length = int(info["length"]) if "length" in info else len(self.maps[info["location"]]) - offset
-        return memoryview(self.maps[info["location"]])[offset:offset + length]
+        return self.external(tensor)
 
     def close(self) -> None:
-        for mapped in self.maps.values():
-            mapped.close()
+        self.external.close()
 
 
 def _digest(tensor: Any, data: Any) -> str:
@@ -214,24 +206,27 @@ def _save_external(merged: Any, weights: Any, read: Any, target: Path) -> None:
 
 
 def check_merged(merged: Path, no_past: Path, with_past: Path, first_feed: Dict[str, Any],
-                 later_feed: Dict[str, Any], atol: float = 1e-5) -> Any:
+                 later_feed: Dict[str, Any], atol: float = 1e-5, float_dtype: str = "fp32") -> Any:
     """Both branches of ``merged`` against the two source graphs on the same inputs (ONNX
-    Runtime on both sides): the merge must not change a single output."""
+    Runtime on both sides, with the validation's session options: no prepacked weight copies):
+    the merge must not change a single output."""
     import numpy as np
     import onnxruntime as ort
 
-    from .validate import OutputCheck, PartValidation, fit_input
+    from .validate import OutputCheck, PartValidation, fit_input, session_options
+
+    options = session_options(float_dtype)
 
     result = PartValidation(MERGED_NAME, {name: list(np.shape(v)) for name, v in later_feed.items()})
     references = []  # one session alive at a time: each holds its graph's weights
     for source, feed in ((no_past, first_feed), (with_past, later_feed)):
-        reference_session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+        reference_session = ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         takes = {i.name: i.type for i in reference_session.get_inputs()}  # the exporter drops unread inputs
         feed = {name: fit_input(value, takes[name]) for name, value in feed.items() if name in takes}
         references.append((feed, dict(zip([o.name for o in reference_session.get_outputs()],
                                           reference_session.run(None, feed)))))
         del reference_session
-    session = ort.InferenceSession(str(merged), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(merged), options, providers=["CPUExecutionProvider"])
     wanted = {i.name: i for i in session.get_inputs()}
     names = [o.name for o in session.get_outputs()]
     for use_cache, (feed, reference) in zip((False, True), references):

@@ -147,12 +147,14 @@ def _export_torchscript(wrapper: Any, args: tuple, traced: Path, onnx_config: An
     with _shape_inference_without_weight_values():
         torch.onnx.export(wrapper, args, str(traced), export_params=False, do_constant_folding=False, **common)
     tensors = model_tensors(wrapper)
-    total = weight_bytes(tensors.values())
+    model = onnx.load(str(traced))
+    # This graph's own weights (a seq2seq encoder reads half the model's): they decide external data.
+    total = weight_bytes(tensors[value.name] for value in model.graph.input
+                         if value.name in tensors and value.name not in input_names)
     external = external_data if external_data is not None else total >= AUTO_EXTERNAL_BYTES
     if not external and total >= INLINE_LIMIT:
         raise ExportError(f"{traced.name}'s weights ({total / 2**30:.1f} GiB) exceed protobuf's 2 GB limit",
                           "leave --external-data on (the default) for models this size")
-    model = onnx.load(str(traced))
     if float32_io:
         from .source_dtype import add_float32_edges
 
