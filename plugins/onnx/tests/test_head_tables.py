@@ -1,5 +1,6 @@
 """The tables of transformers 5 architectures with standard heads beyond Optimum's list
-(``configs/encoder_heads.py``, ``vision_heads.py``, ``audio_heads.py``, ``towers.py``; issue 10).
+(``configs/encoder_heads.py``, ``vision_heads.py``, ``audio_heads.py``, ``towers.py``, ``seq2seq_more.py``,
+``encoders_more.py``; issue 10).
 
 Each row's tiny random model is exported for each of its tasks and validated against PyTorch
 on other shapes than the trace. One row per table runs by default, every other (row, task)
@@ -21,10 +22,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from xporter_onnx.testing import skip_unless_known  # noqa: E402
 
-TABLES = ("encoder_heads", "vision_heads", "audio_heads", "towers", "seq2seq_more")
+TABLES = ("encoder_heads", "vision_heads", "audio_heads", "towers", "seq2seq_more", "encoders_more")
 # one family per table, on its main task, in the default run
 DEFAULT = {"encoder_heads": "ernie", "vision_heads": "focalnet", "audio_heads": "glmasr_encoder",
-           "towers": "clip_text_model", "seq2seq_more": "pegasus_x"}
+           "towers": "clip_text_model", "seq2seq_more": "pegasus_x", "encoders_more": "videomae"}
 
 
 def _tables():

@@ -181,3 +181,30 @@ def test_merged_seq2seq_decoder_streams_its_weights(tmp_path, external):
     shared = sum(t.ByteSize() for t in decoder.graph.initializer)
     assert sum(t.ByteSize() for t in model.graph.initializer) < 1.5 * shared  # not stored twice
     onnx.checker.check_model(str(out / "decoder_model_merged.onnx"))
+
+
+@pytest.mark.parametrize("shape,perm", [((6, 10), [1, 0]), ((3, 4, 5), [2, 0, 1]), ((7,), [0])])
+def test_folded_transposes_are_written_in_blocks(tmp_path, monkeypatch, shape, perm):
+    """A folded Transpose goes to the data file block by block (rows of the permuted tensor), and the
+    bytes equal the whole permuted tensor's, for fp32 and bf16."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from xporter_onnx import external_data
+
+    monkeypatch.setattr(external_data, "PIECE_BYTES", 40)  # a few rows per block
+    monkeypatch.setattr(external_data, "INLINE_BELOW", 0)  # even these tiny tensors go to the file
+    for dtype in (torch.float32, torch.bfloat16):
+        source = torch.arange(int(np.prod(shape)), dtype=torch.float32).reshape(shape).to(dtype)
+        pieces = list(external_data._permuted_pieces(source, perm))
+        assert len(pieces) > 1 or shape == (7,)
+        writer = external_data.DataWriter(tmp_path / "w.onnx_data", lambda n: None)
+        proto = writer.tensor_proto("t", source, perm)
+        writer.close()
+        assert list(proto.dims) == [shape[axis] for axis in perm]
+        onnx.external_data_helper.load_external_data_for_tensor(proto, str(tmp_path))
+        got = numpy_helper.to_array(proto)
+        expected = source.permute(*perm).float().numpy()
+        assert np.array_equal(np.asarray(got, dtype=np.float32), expected)
