@@ -46,11 +46,17 @@ def video(model_type: str, tiny=TINY_VIDEO, attrs=PIXELS) -> Arch:
     return Arch(model_type, FEATURES, VideoOnnxConfig, dict(attrs), tiny=dict(tiny))
 
 
+# transformers 4.x resizes SigLIP 2's position table in a Python loop over the batch (a trace freezes the
+# first image's grid), and V-JEPA 2's 4.57 modeling fails to trace (a tensor size mismatch inside the
+# tracer): both are exported from transformers 5.0 on and refused in one line before.
+FROM_5 = dict(MIN_TRANSFORMERS_VERSION="5.0.0")
+
 ARCHITECTURES = [
     Arch("siglip2", ("feature-extraction", "image-classification", "zero-shot-image-classification"),
-         NaflexDualEncoderOnnxConfig, dict(CLIP), tiny=dict(TINY_SIGLIP2, num_labels=3)),
-    Arch("siglip2_vision_model", FEATURES, NaflexVisionOnnxConfig, dict(PIXELS, OUTPUTS=VISION_TOWER_OUTPUTS),
+         NaflexDualEncoderOnnxConfig, dict(CLIP, **FROM_5), tiny=dict(TINY_SIGLIP2, num_labels=3)),
+    Arch("siglip2_vision_model", FEATURES, NaflexVisionOnnxConfig,
+         dict(PIXELS, OUTPUTS=VISION_TOWER_OUTPUTS, **FROM_5),
          tiny=dict(TINY_NAFLEX)),
     video("videomae", dict(TINY_VIDEO, use_mean_pooling=False)), video("timesformer"),
-    video("vivit", dict(TINY_VIDEO, tubelet_size=[2, 8, 8])), video("vjepa2", TINY_VJEPA2, VJEPA2),
+    video("vivit", dict(TINY_VIDEO, tubelet_size=[2, 8, 8])), video("vjepa2", TINY_VJEPA2, dict(VJEPA2, **FROM_5)),
 ]
