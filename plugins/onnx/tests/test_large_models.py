@@ -208,3 +208,36 @@ def test_folded_transposes_are_written_in_blocks(tmp_path, monkeypatch, shape, p
         got = numpy_helper.to_array(proto)
         expected = source.permute(*perm).float().numpy()
         assert np.array_equal(np.asarray(got, dtype=np.float32), expected)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="MADV_PAGEOUT is Linux's")
+def test_checkpoint_pages_are_handed_back_and_stay_correct(tmp_path):
+    """page_out_checkpoints drops a mapped safetensors file's resident pages (the kernel may keep a
+    few) and the mapping still reads the file's bytes afterwards; other mappings are left alone."""
+    import mmap
+
+    from xporter_onnx.resident import _checkpoint_mappings, page_out_checkpoints
+
+    payload = bytes(range(256)) * (64 * 1024)  # 16 MiB
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(payload)
+
+    def resident_kib(start):
+        lines = open("/proc/self/smaps").read().splitlines()
+        for index, line in enumerate(lines):
+            if line.startswith(f"{start:x}-"):
+                return next(int(x.split()[1]) for x in lines[index + 1:] if x.startswith("Rss:"))
+        raise AssertionError("mapping not found")
+
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        assert sum(mapped[i + 1] for i in range(0, len(payload), 4096)) == len(payload) // 4096  # touch every page
+        start = next(s for s, e in _checkpoint_mappings() if e - s == len(payload))
+        before = resident_kib(start)
+        assert page_out_checkpoints() >= len(payload)
+        after = resident_kib(start)
+        assert before >= 16 * 1024 - 64 and after < before / 2
+        assert mapped[:] == payload
+    finally:
+        mapped.close()
