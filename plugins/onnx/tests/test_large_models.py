@@ -241,3 +241,35 @@ def test_checkpoint_pages_are_handed_back_and_stay_correct(tmp_path):
         assert mapped[:] == payload
     finally:
         mapped.close()
+
+
+def test_inline_weights_rewrites_an_external_graph_byte_for_byte(llama_dir, tmp_path):
+    """inline_weights: every initializer equal to the external original, the data file gone, the file
+    loadable by onnx (checker) and ONNX Runtime with the same outputs."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from xporter_onnx import exporter
+    from xporter_onnx.external_data import inline_weights
+
+    exporter.export(llama_dir, tmp_path / "ext", task="feature-extraction", external_data=True, validate=False)
+    path = tmp_path / "ext" / "model.onnx"
+    before = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    feed = {"input_ids": np.array([[1, 2, 3]], dtype=np.int64), "attention_mask": np.ones((1, 3), dtype=np.int64),
+            "position_ids": np.arange(3, dtype=np.int64)[None]}
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {k: v for k, v in feed.items() if k in {i.name for i in session.get_inputs()}})
+    del session
+    inline_weights(path)
+    assert not (tmp_path / "ext" / "model.onnx_data").exists()
+    after = onnx.load(str(path))
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in after.graph.initializer)
+    got = {t.name: numpy_helper.to_array(t) for t in after.graph.initializer}
+    assert got.keys() == before.keys() and max(v.nbytes for v in got.values()) > 2**21  # 3-byte length prefixes
+    assert all(np.array_equal(got[name], before[name]) for name in before)
+    onnx.checker.check_model(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {k: v for k, v in feed.items() if k in {i.name for i in session.get_inputs()}})
+    assert all(np.array_equal(a, b) for a, b in zip(outputs, expected))

@@ -287,7 +287,9 @@ def _export(model_name_or_path, output, o: OnnxExportOptions, custom_onnx_config
                 report.validation.append(validate_part(check))
         if merging:
             with progress.step(f"merge decoders into {MERGED_NAME}.onnx"):
-                report.validation.extend(_merge(staging, checked))
+                # staged external like its sources: the check's ONNX Runtime session then maps the
+                # weights instead of holding a copy (inline: +0.13 GiB at the peak for a 250M T5)
+                report.validation.extend(_merge(staging, checked, external_data=True))
             settle_weight_storage(staging, [*DECODER_SOURCES, MERGED_NAME], o.external_data, hasher, progress)
         if o.validate:
             raise_if_failed(report.validation)
@@ -419,8 +421,9 @@ def settle_weight_storage(staging: Path, names: List[str], external_data: Option
 
     The merged decoder's sources are exported with external data whatever the size (the merge
     and its check then read their weights from disk, one tensor at a time, instead of holding two
-    inline decoders: 2.5x a 250M T5's weights before). Afterwards each graph goes inline again
-    unless ``--external-data`` asked otherwise or its weights reach the automatic threshold.
+    inline decoders: 2.5x a 250M T5's weights before), and so is the merged graph (its check's
+    session maps them). Afterwards each graph goes inline again unless ``--external-data`` asked
+    otherwise or its weights reach the automatic threshold.
     """
     from .external_data import inline_weights
     from .torch_export import AUTO_EXTERNAL_BYTES
@@ -442,12 +445,12 @@ def settle_weight_storage(staging: Path, names: List[str], external_data: Option
         hasher.submit(path)
 
 
-def _merge(staging: Path, checked: Dict[str, Any]) -> List[PartValidation]:
+def _merge(staging: Path, checked: Dict[str, Any], external_data: Optional[bool]) -> List[PartValidation]:
     """Write the merged decoder and, when the parts were validated, check both of its branches
     on the inputs the two decoder graphs were validated with."""
     first, later = (staging / f"{name}.onnx" for name in DECODER_SOURCES)
     try:
-        target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx")
+        target = merge_decoder_files(first, later, staging / f"{MERGED_NAME}.onnx", external_data)
     except ValueError as exc:
         raise ExportError(f"cannot merge the decoder graphs: {exc}", "export with --no-merge-decoders") from exc
     if not checked:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from .external_data import ExternalReader, save_streaming
-from .torch_export import EXTERNAL_DATA_SUFFIX, TWO_GB
+from .external_data import INLINE_LIMIT, ExternalReader, append_initializers, save_streaming
+from .torch_export import AUTO_EXTERNAL_BYTES, EXTERNAL_DATA_SUFFIX
 
 USE_CACHE_INPUT = "use_cache_branch"
 MERGED_NAME = "decoder_model_merged"
@@ -98,14 +98,17 @@ def _loosen(value_info: Any, other: Any) -> Any:
     return helper.make_tensor_value_info(value_info.name, value_info.type.tensor_type.elem_type, shape)
 
 
-def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Path:
+def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path,
+                   external_data: Optional[bool] = None) -> Path:
     """Write ``target`` from the two decoder graphs; returns ``target``.
 
     The graphs are read without their external data and the weights are written one at a time
-    (deduplicated by content): to ``<target>_data`` when the sources keep theirs external or the
-    merged weights would pass protobuf's 2 GB, else inline, appended to the file as one small
-    ``ModelProto`` per initializer (protobuf merges concatenated messages). Holding both decoders,
-    the merged proto with every weight and its serialized bytes at once took 4.8x a 250M T5's weights.
+    (deduplicated by content): to ``<target>_data`` when ``external_data`` says so (None: when the
+    merged weights reach :data:`~.torch_export.AUTO_EXTERNAL_BYTES`) or they would pass protobuf's
+    2 GB, else inline, appended to the file as one small ``ModelProto`` per initializer, external
+    sources' bytes copied by the kernel (:func:`~.external_data.append_initializers`). Holding both
+    decoders, the merged proto with every weight and its serialized bytes at once took 4.8x a 250M
+    T5's weights.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -160,10 +163,12 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path) -> Pa
         merged.ir_version = max(first.ir_version, later.ir_version)
         _check_structure(merged, weights.values())
         target = Path(target)
-        external = any(t.data_location == TensorProto.EXTERNAL for t in weights.values()) or \
-            weight_bytes >= TWO_GB - 64 * 1024**2  # protobuf's limit, with headroom
-        if external:
+        external = external_data if external_data is not None else weight_bytes >= AUTO_EXTERNAL_BYTES
+        if external or weight_bytes >= INLINE_LIMIT:
             _save_external(merged, weights.values(), read, target)
+        elif any(t.data_location == TensorProto.EXTERNAL for t in weights.values()):
+            onnx.save_model(merged, str(target))
+            append_initializers(target, weights.values(), read.external)
         else:
             save_streaming(merged, weights.values(), target)
     finally:
