@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from xporter_onnx.configs import vlm  # noqa: E402
-from xporter_onnx.testing import transformers_knows  # noqa: E402
+from xporter_onnx.testing import export_vlm_split, needs_newer_transformers, transformers_knows  # noqa: E402
 
 TASK = "image-text-to-text"
 NEW_TOKENS = 8
@@ -34,14 +34,6 @@ def _exported(row, tmp_path, **options):
     out = tmp_path / "onnx"
     report = xporter_onnx.export(str(model_dir), str(out), task=TASK, **options)
     return model_dir, out, report
-
-
-def _too_old(row) -> bool:
-    import transformers
-    from packaging.version import Version
-
-    needed = row.config_class.MIN_TRANSFORMERS_VERSION
-    return bool(needed) and Version(transformers.__version__) < Version(needed)
 
 
 def _prompts(runner, batched_images: bool, seed: int = 0):
@@ -74,13 +66,9 @@ def test_vlm_split_generates_like_generate(model_type, tmp_path):
         pytest.skip(f"transformers {transformers.__version__} has no '{model_type}'")
     if model_type in GENERATE_FAILS_ON_4X and int(transformers.__version__.split(".")[0]) < 5:
         pytest.skip(GENERATE_FAILS_ON_4X[model_type])
-    if _too_old(row):
+    if needs_newer_transformers(row):
         pytest.skip(f"{row.class_name} needs transformers >= {row.config_class.MIN_TRANSFORMERS_VERSION}")
-    model_dir, out, report = _exported(row, tmp_path)
-    assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder_model_merged.onnx", "embed_tokens.onnx",
-                                                         "vision_encoder.onnx"]
-    assert report.ok and {v.part for v in report.validation} == {"vision_encoder", "embed_tokens",
-                                                                 "decoder_model_merged"}
+    model_dir, out, report = export_vlm_split(row, tmp_path)
     runner = OnnxVisionLanguageGreedy.from_folder(out)
     ids, mask, images = _prompts(runner, row.config_class.BATCHED_IMAGES)
     # the processors' token types: Gemma 3 marks image tokens, PaliGemma the prefix (all of the prompt) with 0
@@ -161,7 +149,7 @@ def test_a_row_for_a_newer_transformers_is_one_line(tmp_path):
     from xporter.errors import ExportError
 
     row = ROWS["idefics3"]
-    if not _too_old(row):
+    if not needs_newer_transformers(row):
         pytest.skip("this transformers is new enough for every row")
     with pytest.raises(ExportError, match="needs transformers >= 5.0.0"):
         _exported(row, tmp_path)

@@ -67,15 +67,39 @@ def skip_unless_known(row: Any) -> Any:
     config needs a newer release (``MIN_TRANSFORMERS_VERSION``: the export refuses it in one line)."""
     import pytest
     import transformers
-    from packaging.version import Version
 
     known = transformers_knows(row.model_type) or hasattr(transformers, getattr(row, "model_class", None) or "-")
     if not known:
         return pytest.mark.skipif(True, reason=f"transformers {transformers.__version__} has no "
                                                 f"'{row.model_type}' model type")
+    needed = needs_newer_transformers(row)
+    return pytest.mark.skipif(needed is not None, reason=f"'{row.model_type}' needs transformers >= {needed}")
+
+
+def needs_newer_transformers(row: Any) -> Optional[str]:
+    """The release a row's config needs (``MIN_TRANSFORMERS_VERSION``) when the installed one is older."""
+    import transformers
+    from packaging.version import Version
+
     needed = getattr(getattr(row, "config_class", None), "MIN_TRANSFORMERS_VERSION", None)
-    too_old = bool(needed) and Version(transformers.__version__) < Version(needed)
-    return pytest.mark.skipif(too_old, reason=f"'{row.model_type}' needs transformers >= {needed}")
+    return needed if needed and Version(transformers.__version__) < Version(needed) else None
+
+
+VLM_GRAPHS = ["decoder_model_merged.onnx", "embed_tokens.onnx", "vision_encoder.onnx"]
+
+
+def export_vlm_split(row: Any, folder: Any, **options: Any) -> tuple:
+    """A VLM row's tiny model exported as its three graphs (:mod:`.configs.vlm`) under ``folder``:
+    ``(model_dir, out, report)``, after checking the files and that every graph validated."""
+    from . import export
+
+    task = "image-text-to-text"
+    model_dir = tiny_model_dir(row, task, Path(folder) / "model")
+    out = Path(folder) / "onnx"
+    report = export(str(model_dir), str(out), task=task, **options)
+    assert sorted(p.name for p in out.glob("*.onnx")) == VLM_GRAPHS
+    assert report.ok and {v.part for v in report.validation} == {Path(name).stem for name in VLM_GRAPHS}
+    return model_dir, out, report
 
 
 def auto_mapping_tasks(model_type: str) -> set:
