@@ -102,8 +102,10 @@ def _check_greedy(row, tmp_path, **options):
     np.testing.assert_array_equal(got, expected.numpy())
 
 
-def _task_params():
-    for row in decoder_llms.ARCHITECTURES:
+def _task_params(table=decoder_llms):
+    """Every (row, task) of ``table`` but text-generation-with-past, as slow cases (shared with
+    ``test_decoder_recent.py``)."""
+    for row in table.ARCHITECTURES:
         for task in row.tasks:
             if task != GENERATION:
                 yield pytest.param(row, task, id=f"{row.model_type}-{task}",
@@ -120,9 +122,10 @@ def test_other_tasks_export_and_validate(row, task, tmp_path):
 def test_rows_register_with_the_tasks_manager():
     from xporter import TasksManager
 
+    from xporter_onnx.configs import decoder_recent
     from xporter_onnx.testing import transformers_knows
 
-    for row in decoder_llms.ARCHITECTURES:
+    for row in [*decoder_llms.ARCHITECTURES, *decoder_recent.ARCHITECTURES]:
         if not transformers_knows(row.model_type):
             continue
         supported = TasksManager.get_supported_tasks_for_model_type(row.model_type, "onnx")
