@@ -41,7 +41,7 @@ TABLE_MODULES = ("text_encoders", "vision", "audio", "multimodal", "sentence_tra
                  "time_series", "musicgen", "diffusers", "speecht5",
                  # transformers 5 architectures beyond Optimum's list (modules appear as they are written)
                  "decoder_llms", "hybrid_decoders", "vlm", "qwen_vl", "encoder_heads", "vision_heads", "towers", "audio_heads",
-                 "seq2seq_more", "decoder_recent", "vlm_more", "encoders_more")
+                 "seq2seq_more", "decoder_recent", "vlm_more", "encoders_more", "seq2seq_recent")
 SUFFIX = "OnnxConfig"
 # Helpers defined here; every other public name of this package is a config class.
 _HELPERS = ["Arch", "TABLE_MODULES", "all_architectures", "config_classes", "default_class_name", "find_arch",
