@@ -12,7 +12,6 @@ The rows named in ``DEFAULT_FAMILIES`` run by default; the other rows and every 
 
 from __future__ import annotations
 
-import copy
 import os
 
 import numpy as np
@@ -45,28 +44,11 @@ def _row_params(state):
         yield pytest.param(row, id=row.model_type, marks=marks)
 
 
-def _tiny_source(row, task, folder):
-    """The row's tiny random model, saved. Routers that the random init leaves at zero (afmoe) are
-    re-drawn: with every expert scoring the same, which experts top-k picks is up to the kernel's tie
-    order (PyTorch and ONNX Runtime differ), which no trained checkpoint has."""
-    import torch
-
-    from xporter_onnx.testing import build_tiny_model
-
-    model = build_tiny_model(row.model_type, task, copy.deepcopy(row.tiny))
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.endswith("router.gate.weight") and not parameter.any():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    model.save_pretrained(str(folder))
-    return folder
-
-
 def _export(row, task, tmp_path):
     import xporter_onnx
+    from xporter_onnx.testing import tiny_model_dir
 
-    source = _tiny_source(row, task, tmp_path / "src")
+    source = tiny_model_dir(row, task, tmp_path / "src")
     report = xporter_onnx.export(source, tmp_path / "onnx", task=task)
     assert report.ok and report.validation, report.to_dict()["validation"]
     for check in report.validation:  # validated on other shapes than traced

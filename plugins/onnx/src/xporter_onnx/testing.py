@@ -30,7 +30,23 @@ def build_tiny_model(model_type: str, task: str, tiny: Dict[str, Any], seed: int
     if isinstance(concrete, (list, tuple)):  # e.g. DeiT: (ForImageClassification, ...WithTeacher)
         concrete = concrete[0]
     model = concrete(config) if concrete is not model_class else model_class.from_config(config)
+    _redraw_zero_routers(model)
     return model.eval()
+
+
+def _redraw_zero_routers(model: Any) -> None:
+    """Give expert routers that the random init leaves at zero (afmoe) random weights.
+
+    With every expert scoring the same, which experts top-k picks is up to each kernel's tie
+    order (PyTorch and ONNX Runtime differ), so such a tiny model cannot validate; no trained
+    checkpoint has a zero router. Seeded, so the tiny model stays reproducible."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("router.gate.weight") and not parameter.any():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
 
 
 def build_tiny_submodel(config_class: str, tiny: Dict[str, Any], seed: int = 0):
