@@ -273,3 +273,38 @@ def test_inline_weights_rewrites_an_external_graph_byte_for_byte(llama_dir, tmp_
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {k: v for k, v in feed.items() if k in {i.name for i in session.get_inputs()}})
     assert all(np.array_equal(a, b) for a, b in zip(outputs, expected))
+
+
+def test_merge_of_inline_decoders_called_directly(tmp_path):
+    """merge_decoders on two inline decoder graphs (the exporter always stages them external; a caller
+    merging an existing folder does not): one inline file, every weight once, both branches exact."""
+    import numpy as np
+    import onnx
+
+    from xporter_onnx import exporter
+    from xporter_onnx.merge import check_merged, merge_decoders
+    from xporter_onnx.testing import find_row, tiny_model_dir
+
+    source = tiny_model_dir(find_row("t5"), "text2text-generation", tmp_path / "t5")
+    out = tmp_path / "out"
+    report = exporter.export(source, out, task="text2text-generation-with-past", merge_decoders=False)
+    assert not list(out.glob("*_data"))
+    first, later = out / "decoder_model.onnx", out / "decoder_with_past_model.onnx"
+    target = merge_decoders(first, later, out / "merged.onnx", external_data=False)
+    assert not (out / "merged.onnx_data").exists()
+    names = [t.name for t in onnx.load(str(target)).graph.initializer]
+    assert names and len(names) == len(set(names))
+    onnx.checker.check_model(str(target))
+    rng = np.random.default_rng(0)
+
+    def value(key, shape):  # masks of ones, small token ids, hidden states and caches as floats
+        if key.endswith("mask"):
+            return np.ones(shape, np.int64)
+        return rng.integers(1, 5, shape) if key.endswith("ids") else rng.standard_normal(shape).astype(np.float32)
+
+    def feed(shapes):
+        return {key: value(key, shape) for key, shape in shapes.items()}
+
+    result = check_merged(target, first, later, *(feed(report.parts[name]["trace_shapes"])
+                                                  for name in ("decoder_model", "decoder_with_past_model")))
+    assert result.outputs and all(check.max_abs_diff == 0.0 for check in result.outputs)

@@ -63,11 +63,11 @@ def model_tensors(module: Any) -> Dict[str, Any]:
 
 
 class DataWriter:
-    """Appends tensors to one external data file (or into the proto) and builds their TensorProtos."""
+    """Appends tensors to one external data file (tiny ones into the proto) and builds their TensorProtos."""
 
-    def __init__(self, data_path: Optional[Path], on_bytes: Callable[[int], None]) -> None:
+    def __init__(self, data_path: Path, on_bytes: Callable[[int], None]) -> None:
         self.data_path = data_path
-        self.handle = open(data_path, "wb") if data_path is not None else None
+        self.handle = open(data_path, "wb")
         self.offset = 0
         self.on_bytes = on_bytes
 
@@ -76,7 +76,7 @@ class DataWriter:
         Transpose, written to the data file in blocks of rows, never materialized whole)."""
         proto = _meta_proto(name, tensor, perm)
         nbytes = tensor.numel() * tensor.element_size()
-        if perm and self.handle is not None and nbytes >= INLINE_BELOW:
+        if nbytes >= INLINE_BELOW:
             self.place_pieces(proto, _tensor_pieces(tensor, perm), nbytes)
         else:
             self.place(proto, _byte_view(tensor.permute(*perm) if perm else tensor))
@@ -86,7 +86,7 @@ class DataWriter:
         """Give ``proto`` its bytes ``data``: inline, or appended to the data file (64 KiB-aligned from
         :data:`ALIGN_FROM`) with an external reference."""
         data = memoryview(data).cast("B")
-        if self.handle is None or data.nbytes < INLINE_BELOW:
+        if data.nbytes < INLINE_BELOW:
             proto.raw_data = data.tobytes()
             self.on_bytes(data.nbytes)
         else:
@@ -232,7 +232,7 @@ def attach_weights(model: Any, tensors: Dict[str, Any], model_inputs: Iterable[s
 
 
 def _save_inline(model: Any, plan: List[Any], target: Path, on_bytes: Callable[[int], None]) -> None:
-    """``model`` plus the ``plan``'s tensors inline, in :func:`save_streaming`'s layout, each tensor's
+    """``model`` plus the ``plan``'s tensors inline, in :func:`append_initializers`' layout, each tensor's
     bytes written straight from its torch storage after a framed piece header (:func:`_piece_header`):
     no copy in a protobuf message and none in its serialized string (0.3 GiB more at the peak of a
     250M T5 encoder's write when they went through protobuf)."""
@@ -246,26 +246,6 @@ def _save_inline(model: Any, plan: List[Any], target: Path, on_bytes: Callable[[
             for piece in _tensor_pieces(tensor, perm):
                 handle.write(piece)
             on_bytes(nbytes)
-
-
-def save_streaming(model: Any, initializers: Iterable[Any], target: Path) -> None:
-    """Save ``model`` plus ``initializers`` (TensorProtos, made on demand) inline, one in memory at a time.
-
-    Building every initializer into the proto and serializing it holds the weights three more times
-    (raw bytes, the proto's copy, the serialized string): 5.8x the weights at the peak for a 250M
-    fp16 llama. Protobuf parses concatenated messages as one merged message (repeated fields
-    append, a nested message merges), so the file is the weight-less model followed by one small
-    ``ModelProto`` per initializer, each holding only ``graph.initializer[0]``: any ONNX reader
-    loads the same model.
-    """
-    import onnx
-
-    onnx.save_model(model, str(target))
-    with open(target, "ab") as handle:
-        for tensor in initializers:
-            piece = onnx.ModelProto()
-            piece.graph.initializer.append(tensor)
-            handle.write(piece.SerializeToString())
 
 
 def _external_info(tensor: Any) -> Dict[str, str]:
@@ -366,10 +346,16 @@ def inline_weights(path: Path) -> None:
 
 
 def append_initializers(target: Path, tensors: Iterable[Any], read: ExternalReader) -> None:
-    """Append ``tensors`` to the saved model file ``target`` as inline initializers, one small
-    ``ModelProto`` each (:func:`save_streaming`'s layout). An external tensor's piece is framed by
-    :func:`_piece_header` and its bytes copied from its data file by the kernel (``copy_file_range``):
-    no weight passes through Python or protobuf. Inline tensors go through protobuf (they are small)."""
+    """Append ``tensors`` to the saved (weight-less) model file ``target`` as inline initializers.
+
+    Building every initializer into the proto and serializing it holds the weights three more times
+    (raw bytes, the proto's copy, the serialized string): 5.8x the weights at the peak for a 250M
+    fp16 llama. Protobuf parses concatenated messages as one merged message (repeated fields
+    append, a nested message merges), so the file is the weight-less model followed by one small
+    ``ModelProto`` per initializer, each holding only ``graph.initializer[0]``: any ONNX reader
+    loads the same model. An external tensor's piece is framed by :func:`_piece_header` and its
+    bytes copied from its data file by the kernel (``copy_file_range``): no weight passes through
+    Python or protobuf. Inline tensors go through protobuf (in the staged graphs, they are tiny)."""
     import os
 
     import onnx

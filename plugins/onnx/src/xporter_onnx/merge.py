@@ -18,7 +18,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .external_data import INLINE_LIMIT, ExternalReader, append_initializers, save_streaming
+from .external_data import INLINE_LIMIT, ExternalReader, append_initializers
 from .torch_export import AUTO_EXTERNAL_BYTES, EXTERNAL_DATA_SUFFIX
 
 USE_CACHE_INPUT = "use_cache_branch"
@@ -105,8 +105,8 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path,
     The graphs are read without their external data and the weights are written one at a time
     (deduplicated by content): to ``<target>_data`` when ``external_data`` says so (None: when the
     merged weights reach :data:`~.torch_export.AUTO_EXTERNAL_BYTES`) or they would pass protobuf's
-    2 GB, else inline, appended to the file as one small ``ModelProto`` per initializer, external
-    sources' bytes copied by the kernel (:func:`~.external_data.append_initializers`). Holding both
+    2 GB, else inline, appended to the file as one small ``ModelProto`` per initializer
+    (:func:`~.external_data.append_initializers`: external sources' bytes copied by the kernel). Holding both
     decoders, the merged proto with every weight and its serialized bytes at once took 4.8x a 250M
     T5's weights.
     """
@@ -166,11 +166,9 @@ def merge_decoders(no_past_path: Path, with_past_path: Path, target: Path,
         external = external_data if external_data is not None else weight_bytes >= AUTO_EXTERNAL_BYTES
         if external or weight_bytes >= INLINE_LIMIT:
             _save_external(merged, weights.values(), read, target)
-        elif any(t.data_location == TensorProto.EXTERNAL for t in weights.values()):
+        else:
             onnx.save_model(merged, str(target))
             append_initializers(target, weights.values(), read.external)
-        else:
-            save_streaming(merged, weights.values(), target)
     finally:
         read.close()
     return target
