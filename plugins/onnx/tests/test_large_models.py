@@ -308,3 +308,21 @@ def test_merge_of_inline_decoders_called_directly(tmp_path):
     result = check_merged(target, first, later, *(feed(report.parts[name]["trace_shapes"])
                                                   for name in ("decoder_model", "decoder_with_past_model")))
     assert result.outputs and all(check.max_abs_diff == 0.0 for check in result.outputs)
+
+
+def test_one_file_refused_for_a_merged_decoder_past_protobufs_limit(tmp_path, monkeypatch):
+    """external_data=False with decoder weights past protobuf's limit (lowered here): one line naming
+    --external-data, and nothing left at the output path."""
+    from xporter.errors import ExportError
+
+    from xporter_onnx import exporter, external_data
+    from xporter_onnx.testing import find_row, tiny_model_dir
+
+    source = tiny_model_dir(find_row("t5"), "text2text-generation", tmp_path / "t5")
+    monkeypatch.setattr(external_data, "INLINE_LIMIT", 1024)  # read by inline_weights only
+    with pytest.raises(ExportError) as refused:
+        exporter.export(source, tmp_path / "out", task="text2text-generation-with-past", external_data=False,
+                        validate=False)
+    message = str(refused.value)
+    assert "cannot keep decoder_model.onnx in one file" in message and "--external-data" in message
+    assert len(message.splitlines()) == 1 and not (tmp_path / "out").exists()

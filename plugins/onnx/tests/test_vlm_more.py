@@ -164,6 +164,25 @@ def test_anyres_refuses_pinpoints_that_are_not_whole_tiles():
         anyres_layout(config)
 
 
+@skip_unless_known(ROWS["llava_next"])
+def test_cli_refuses_pinpoints_that_are_not_whole_tiles(tmp_path, capsys):
+    """The same refusal from the CLI: one error line, exit 1, no output folder."""
+    import dataclasses
+
+    from xporter.cli.main import main
+
+    from xporter_onnx.testing import tiny_model_dir
+
+    row = ROWS["llava_next"]
+    row = dataclasses.replace(row, tiny=dict(row.tiny, image_grid_pinpoints=[[16, 32], [24, 16]]))
+    source = tiny_model_dir(row, TASK, tmp_path / "src")
+    assert main(["export", "onnx", "-m", str(source), str(tmp_path / "out"), "--task", TASK]) == 1
+    stderr = capsys.readouterr().err
+    err = [line for line in stderr.strip().splitlines() if line.startswith("xporter: error:")]
+    assert len(err) == 1 and "not multiples of the vision image size" in err[0]
+    assert "Traceback" not in stderr and not (tmp_path / "out").exists()
+
+
 def test_rows_register_with_their_auto_mapped_tasks():
     """Each row registers with the TasksManager; its tasks plus LEFT_OUT are the type's auto mappings."""
     import transformers
